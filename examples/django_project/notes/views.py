@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from notes.forms import NoteForm, UploadForm
+from notes.models import Note, Upload
+
+
+def index(request):
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("index")
+    context = {
+        "form": form,
+        "upload_form": UploadForm(),
+        "notes": Note.objects.all()[:50],
+        "note_count": Note.objects.count(),
+        "uploads": Upload.objects.all()[:20],
+        "release": settings.RELEASE_ID,
+    }
+    return render(request, "notes/index.html", context)
+
+
+def upload(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+    return redirect("index")
+
+
+@never_cache
+def healthz(request):
+    """Answers 200 with the release id when the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001  any database failure makes the host unhealthy
+        return JsonResponse({"status": "error", "error": exc.__class__.__name__}, status=503)
+    return JsonResponse({"status": "ok", "release": settings.RELEASE_ID})

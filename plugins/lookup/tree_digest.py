@@ -1,0 +1,77 @@
+# Copyright: djangoops.stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lookup plugin: a content digest of a directory tree on the controller."""
+
+DOCUMENTATION = r"""
+name: tree_digest
+author: djangoops.stack contributors
+version_added: "0.1.0"
+short_description: SHA-256 digest of a directory tree's names and contents
+description:
+  - Walks a directory on the controller and returns one SHA-256 hex digest over every regular
+    file's relative path, executable bit and content, in a stable order.
+  - The same tree gives the same digest on any machine; renaming, editing, adding or removing a
+    file changes it. Modification times and ownership do not count.
+  - Byte-code caches and version-control folders are left out, as are the names in O(exclude).
+options:
+  _terms:
+    description: Directories to digest, one digest each.
+    required: true
+  exclude:
+    description: More file or folder names to leave out, wherever they stand in the tree.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Name a release after the code it holds
+  ansible.builtin.set_fact:
+    release_id: "{{ lookup('djangoops.stack.tree_digest', playbook_dir ~ '/src')[:12] }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One hex digest per directory.
+  type: list
+  elements: str
+"""
+
+import hashlib
+import os
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+ALWAYS_EXCLUDED = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"})
+
+
+def tree_digest(root, exclude=()):
+    """Return the SHA-256 hex digest of the tree at ``root``."""
+    if not os.path.isdir(root):
+        raise AnsibleLookupError(f"tree_digest: '{root}' is not a directory")
+    skipped = ALWAYS_EXCLUDED | set(exclude)
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in skipped)
+        for name in sorted(filenames):
+            if name in skipped or name.endswith((".pyc", ".pyo")):
+                continue
+            path = os.path.join(dirpath, name)
+            if not os.path.isfile(path):
+                continue
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            executable = os.access(path, os.X_OK)
+            digest.update(f"{relative}\0{int(executable)}\0".encode())
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 16), b""):
+                    digest.update(chunk)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        exclude = self.get_option("exclude")
+        return [tree_digest(os.path.expanduser(str(term)), exclude) for term in terms]
