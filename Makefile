@@ -44,7 +44,7 @@ images: venv
 	scripts/testbed images
 
 molecule: venv images
-	for scenario in $(SCENARIOS); do molecule test --scenario-name $$scenario; done
+	for scenario in $(SCENARIOS); do scripts/molecule-scenario $$scenario; done
 
 test: lint unit molecule
 

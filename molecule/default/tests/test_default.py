@@ -1,0 +1,121 @@
+"""What a user of the deployed example site sees, checked from inside each host."""
+
+import json
+import re
+import time
+import uuid
+
+from conftest import APP, SITE, csrf_token
+
+MANAGE = f"/srv/{APP}/bin/manage"
+
+
+def test_services_are_enabled_and_running(host):
+    for unit in ("nginx.service", f"{APP}.socket", f"{APP}.service"):
+        service = host.service(unit)
+        assert service.is_enabled, unit
+        assert service.is_running, unit
+
+
+def test_https_returns_the_example_page_with_a_valid_certificate(client):
+    status, headers, body = client.get("/")
+    assert status == 200
+    assert "<h1>djangoops example</h1>" in body
+    assert headers["server"] == ["nginx"]  # no version: server_tokens off
+
+
+def test_static_css_is_served_by_nginx_with_caching_headers(client, host):
+    _, _, body = client.get("/")
+    css = re.search(r'href="(/static/[^"]+\.css)"', body).group(1)
+    status, headers, content = client.get(css)
+    assert status == 200
+    assert headers["content-type"][0].startswith("text/css")
+    assert re.search(r"max-age=\d{4,}", headers["cache-control"][0])
+    assert "expires" in headers
+    # Django runs with DEBUG off and serves no static files, so this came from nginx's alias of
+    # the live release's collected files.
+    on_disk = host.file(f"/srv/{APP}/current/static/{css.removeprefix('/static/')}")
+    assert on_disk.exists
+    assert content.strip() == on_disk.content_string.strip()
+
+
+def test_post_creates_a_row(client, host):
+    _, _, body = client.get("/")
+    before = int(re.search(r'id="note-count">(\d+)<', body).group(1))
+    text = f"note-{uuid.uuid4().hex[:8]}"
+    result = client.curl(
+        "--include",
+        "--data-urlencode",
+        f"text={text}",
+        "--data-urlencode",
+        f"csrfmiddlewaretoken={csrf_token(body)}",
+        "--header",
+        f"Referer: https://{SITE}/",
+        "--header",
+        f"Origin: https://{SITE}",
+    )
+    assert result.rc == 0
+    assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
+    _, _, after_body = client.get("/")
+    assert f"<li>{text}</li>" in after_body
+    assert int(re.search(r'id="note-count">(\d+)<', after_body).group(1)) == before + 1
+    # The row is in the database the app uses, not only in a page.
+    count = host.check_output(f"{MANAGE} shell -c 'from notes.models import Note; print(Note.objects.filter(text=\"{text}\").count())'")
+    assert count.strip() == "1"
+
+
+def test_post_without_csrf_token_is_refused(client):
+    result = client.curl("--include", "--data", "text=nope")
+    assert result.stdout.startswith("HTTP/2 403")
+
+
+def test_healthz_answers_with_the_live_release(client, host):
+    status, _, body = client.get("/healthz")
+    assert status == 200
+    release = host.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+    assert json.loads(body) == {"status": "ok", "release": release}
+
+
+def test_http_redirects_to_https(client):
+    result = client.curl("--include", scheme="http", path="/healthz?x=1")
+    status_line, *lines = result.stdout.splitlines()
+    assert " 301 " in status_line
+    assert f"Location: https://{SITE}/healthz?x=1" in [line.strip() for line in lines]
+
+
+def test_unknown_host_gets_no_response(host):
+    # nginx's 444 closes without a reply: curl's 52 (empty reply) over HTTP/1.1, and 92 (the
+    # stream was reset) over HTTP/2.
+    for scheme, no_reply in (("http", {52}), ("https", {52, 92})):
+        result = host.run(f"curl -sk --max-time 10 -H 'Host: unknown.example' {scheme}://127.0.0.1/")
+        assert result.rc in no_reply, (scheme, result.rc, result.stdout, result.stderr)
+        assert result.stdout == ""
+
+
+def test_django_deployment_checks_pass(host):
+    result = host.run(f"{MANAGE} check --deploy --fail-level WARNING")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_env_file_is_readable_by_the_app_only(host):
+    env = host.file(f"/etc/djangoops/{APP}/env")
+    assert env.user == "root"
+    assert env.group == APP
+    assert env.mode == 0o640
+    assert "DJANGO_SECRET_KEY=" in env.content_string
+
+
+def test_template_override_replaces_the_maintenance_page(client, host):
+    """The scenario's templates/ overrides nginx's 50x page; a user sees it while the app is down."""
+    host.run_expect([0], f"systemctl stop {APP}.socket {APP}.service")
+    try:
+        status, _, body = client.get("/")
+        assert status == 502
+        assert f"djangoops override: {host.backend.get_hostname()} is restarting" in body
+    finally:
+        host.run_expect([0], f"systemctl start {APP}.socket {APP}.service")
+    for _ in range(30):
+        if client.get("/healthz")[0] == 200:
+            break
+        time.sleep(1)
+    assert client.get("/healthz")[0] == 200

@@ -1,0 +1,89 @@
+"""The repository's own promises: docs in step with specs, one set of container flags, a collection that builds."""
+
+import shlex
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from conftest import ROOT, load_yaml
+
+
+def test_role_readmes_are_generated_from_the_specs():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts/role_docs.py"), "--check"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_testbed_and_molecule_run_containers_with_the_same_flags():
+    flags = subprocess.run([str(ROOT / "scripts/testbed"), "run-flags"], capture_output=True, text=True, check=True).stdout.split()
+    platform = load_yaml(ROOT / ".config/molecule/config.yml")["platforms"][0]
+    expected = []
+    for cap in platform["capabilities"]:
+        expected += ["--cap-add", cap]
+    for opt in platform["security_opts"]:
+        expected += ["--security-opt", opt]
+    expected += [f"--cgroupns={platform['cgroupns_mode']}"]
+    for volume in platform["volumes"]:
+        expected += ["-v", volume]
+    for mount in platform["tmpfs"]:
+        expected += ["--tmpfs", mount]
+    assert sorted(flags) == sorted(expected), shlex.join(flags)
+    assert platform["command"] == "/lib/systemd/systemd"
+
+
+def test_every_molecule_scenario_keeps_idempotence():
+    sequence = load_yaml(ROOT / ".config/molecule/config.yml")["scenario"]["test_sequence"]
+    assert sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify")
+    for scenario in (ROOT / "molecule").glob("*/molecule.yml"):
+        override = load_yaml(scenario).get("scenario", {}).get("test_sequence")
+        assert override is None or "idempotence" in override, scenario
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    subprocess.run(
+        ["ansible-galaxy", "collection", "build", "--output-path", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (path,) = out.glob("djangoops-stack-*.tar.gz")
+    return path
+
+
+def test_collection_artifact_leaves_out_the_test_material(artifact):
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+    assert "roles/django_app/tasks/main.yml" in names
+    assert "playbooks/site.yml" in names
+    assert "site.yml" in names
+    assert "plugins/lookup/tree_digest.py" in names
+    for excluded in ("examples/", "molecule/", "tests/", ".venv/", "scripts/", ".collections/"):
+        assert not any(name.startswith(excluded) for name in names), excluded
+
+
+def test_installed_collection_resolves_its_site_playbook(artifact, tmp_path):
+    collections = tmp_path / "collections"
+    # Away from the checkout, whose ansible.cfg already makes it the installed collection.
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "--collections-path", str(collections), str(artifact)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("appservers:\n  hosts:\n    app1:\nloadbalancers:\n  hosts:\n    app1:\n")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "--syntax-check", "djangoops.stack.site"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
