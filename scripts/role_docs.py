@@ -7,6 +7,7 @@
 The text between the BEGIN and END markers is generated; everything else is the README's own.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,8 @@ END = "<!-- END ROLE VARIABLES -->"
 
 
 def cell(value):
-    return str(value).replace("|", "\\|").replace("\n", " ").strip()
+    text = re.sub(r"\b[CIV]\(([^)]*)\)", r"`\1`", str(value))  # ansible-doc markup to Markdown
+    return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
 def default_text(option):
@@ -61,9 +63,34 @@ def updated(readme_text, generated):
     return readme_text.rstrip("\n") + "\n\n## Variables\n\n" + generated + "\n"
 
 
+ALL_BEGIN = "<!-- BEGIN ALL ROLE VARIABLES -->"
+ALL_END = "<!-- END ALL ROLE VARIABLES -->"
+
+
+def all_roles_section(role_dirs):
+    parts = [ALL_BEGIN]
+    for role_dir in role_dirs:
+        spec = yaml.safe_load((role_dir / "meta/argument_specs.yml").read_text(encoding="utf-8"))
+        summary = spec["argument_specs"]["main"].get("short_description", "")
+        parts += ["", f"### `{role_dir.name}`: {summary}", f"[roles/{role_dir.name}/README.md](roles/{role_dir.name}/README.md)", ""]
+        parts += table(role_dir).splitlines()[2:-2]
+    parts += ["", ALL_END]
+    return "\n".join(parts)
+
+
 def main(argv):
     check = "--check" in argv
     stale = []
+    role_dirs = [d for d in sorted((ROOT / "roles").iterdir()) if (d / "meta/argument_specs.yml").is_file()]
+    readme = ROOT / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    head, _, rest = current.partition(ALL_BEGIN)
+    _, _, tail = rest.partition(ALL_END)
+    new = head + all_roles_section(role_dirs) + tail
+    if new != current:
+        stale.append("README.md")
+        if not check:
+            readme.write_text(new, encoding="utf-8")
     for role_dir in sorted((ROOT / "roles").iterdir()):
         readme = role_dir / "README.md"
         if not (role_dir / "meta/argument_specs.yml").is_file():
