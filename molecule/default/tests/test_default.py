@@ -60,7 +60,9 @@ def test_post_creates_a_row(client, host):
     assert f"<li>{text}</li>" in after_body
     assert int(re.search(r'id="note-count">(\d+)<', after_body).group(1)) == before + 1
     # The row is in the database the app uses, not only in a page.
-    count = host.check_output(f"{MANAGE} shell --no-imports -c 'from notes.models import Note; print(Note.objects.filter(text=\"{text}\").count())'")
+    count = host.check_output(
+        f"{MANAGE} shell --no-imports -c 'from notes.models import Note; print(Note.objects.filter(text=\"{text}\").count())'"
+    )
     assert count.strip().splitlines()[-1] == "1"
 
 
@@ -119,3 +121,17 @@ def test_template_override_replaces_the_maintenance_page(client, host):
             break
         time.sleep(1)
     assert client.get("/healthz")[0] == 200
+
+
+def test_app_unit_exposure_is_low(host):
+    """systemd's own rating of the app service's sandbox: 3.0 or below is what the collection promises."""
+    output = host.check_output(f"systemd-analyze security --no-pager {APP}.service")
+    score = float(re.search(rf"Overall exposure level for {APP}\.service: ([0-9.]+)", output).group(1))
+    assert score <= 3.0, output
+
+
+def test_secret_key_is_not_in_units_or_process_listings(host):
+    key = host.check_output(f"cat /etc/djangoops/{APP}/secret_key").strip()
+    assert len(key) >= 50
+    assert key not in host.check_output(f"systemctl cat {APP}.service {APP}.socket")
+    assert key not in host.check_output("ps -eo args")
