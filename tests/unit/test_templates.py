@@ -159,16 +159,3 @@ def test_nginx_global_config_is_hardened():
     assert balanced(config)
     assert "server_tokens off;" in config
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
-
-
-@pytest.mark.skipif(not shutil.which("nginx"), reason="nginx is not installed here")
-def test_nginx_accepts_the_rendered_configuration(tmp_path):
-    variables = nginx_vars("12")
-    (tmp_path / "site.conf").write_text(render("nginx", "etc/nginx/sites-available/site.conf.j2", variables))
-    main = (
-        f"events {{}}\nhttp {{\n map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}\n include {tmp_path}/site.conf;\n}}\n"
-    )
-    (tmp_path / "nginx.conf").write_text(main)
-    result = subprocess.run(["nginx", "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True, check=False)
-    # Only the certificate files are missing here; the syntax itself must pass.
-    assert "syntax is ok" in result.stderr or "cannot load certificate" in result.stderr, result.stderr
