@@ -135,3 +135,39 @@ def test_secret_key_is_not_in_units_or_process_listings(host):
     assert len(key) >= 50
     assert key not in host.check_output(f"systemctl cat {APP}.service {APP}.socket")
     assert key not in host.check_output("ps -eo args")
+
+
+def test_uploaded_media_is_served_by_nginx(client, host):
+    _, _, body = client.get("/")
+    name = f"upload-{uuid.uuid4().hex[:8]}.txt"
+    host.run_expect([0], f"printf 'media bytes' > /tmp/{name}")
+    result = client.curl(
+        "--include",
+        "--form",
+        f"csrfmiddlewaretoken={csrf_token(body)}",
+        "--form",
+        f"file=@/tmp/{name}",
+        "--header",
+        f"Referer: https://{SITE}/",
+        "--header",
+        f"Origin: https://{SITE}",
+        path="/upload/",
+    )
+    assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
+    status, headers, content = client.get(f"/media/uploads/{name}")
+    assert status == 200
+    assert content == "media bytes"
+    assert headers["x-content-type-options"] == ["nosniff"]
+    # On disk in shared/, readable by nginx's group only.
+    stored = host.file(f"/srv/{APP}/shared/media/uploads/{name}")
+    assert stored.group == "www-data"
+    assert stored.mode == 0o640
+
+
+def test_admin_login_page_and_its_static_files(client):
+    status, _, body = client.get("/admin/login/")
+    assert status == 200
+    stylesheets = re.findall(r'href="(/static/admin/css/[^"]+\.css)"', body)
+    assert stylesheets
+    for href in stylesheets:
+        assert client.get(href)[0] == 200, href
