@@ -69,7 +69,7 @@ def test_installed_collection_resolves_its_site_playbook(artifact, tmp_path):
     # Away from the checkout, whose ansible.cfg already makes it the installed collection.
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path)}
     subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--collections-path", str(collections), str(artifact)],
+        ["ansible-galaxy", "collection", "install", "--no-deps", "--collections-path", str(collections), str(artifact)],
         capture_output=True,
         text=True,
         check=True,
