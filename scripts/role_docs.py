@@ -28,7 +28,10 @@ def default_text(option):
         return "**required**"
     if "default" not in option:
         return ""
-    return f"`{yaml.safe_dump(option['default'], default_flow_style=True, width=10_000).strip().removesuffix('...').strip()}`"
+    default = option["default"]
+    if isinstance(default, str):
+        return f"`{' '.join(default.split())}`" if default else '`""`'
+    return f"`{yaml.safe_dump(default, default_flow_style=True, width=10_000).strip().removesuffix('...').strip()}`"
 
 
 def option_rows(options, prefix=""):

@@ -70,9 +70,16 @@ def test_env_file_quotes_every_value_and_holds_the_key():
     ]
 
 
-def app_server_vars():
+SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
+
+
+def app_server_vars(server="gunicorn"):
     variables = role_vars("app_server")
-    variables.update(app_server_app=APP, ansible_facts={"processor_vcpus": 2})
+    variables.update(
+        app_server_app={**APP, "asgi_application": "exampleproject.asgi:application"},
+        app_server_type=server,
+        ansible_facts={"processor_vcpus": 2},
+    )
     return variables
 
 
@@ -84,12 +91,40 @@ def test_gunicorn_config_compiles_and_disables_the_control_socket():
     assert namespace["workers"] == 5
     assert namespace["control_socket_disable"] is True
     assert namespace["chdir"] == "/srv/example/current"
+    assert namespace["wsgi_app"] == "exampleproject.wsgi:application"
 
 
+def test_gunicorn_uvicorn_loads_asgi_with_the_maintained_worker():
+    source = render("app_server", "etc/djangoops/app/gunicorn.conf.py.j2", app_server_vars("gunicorn_uvicorn"))
+    namespace = {}
+    exec(source, namespace)  # noqa: S102  our own rendered config
+    assert namespace["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert namespace["wsgi_app"] == "exampleproject.asgi:application"
+    assert namespace["workers"] == 2  # ASGI: one per CPU
+
+
+def test_hypercorn_and_uwsgi_configs_parse():
+    import configparser
+    import tomllib
+
+    hypercorn = tomllib.loads(render("app_server", "etc/djangoops/app/hypercorn.toml.j2", app_server_vars("hypercorn")))
+    assert hypercorn["bind"] == ["fd://3"]
+    assert hypercorn["workers"] == 2
+    parser = configparser.ConfigParser(inline_comment_prefixes=None)
+    parser.read_string(render("app_server", "etc/djangoops/app/uwsgi.ini.j2", app_server_vars("uwsgi")))
+    uwsgi = parser["uwsgi"]
+    assert uwsgi["module"] == "exampleproject.wsgi:application"
+    assert uwsgi["die-on-term"] == "true"
+    assert uwsgi["lazy-apps"] == "true"
+    assert uwsgi["processes"] == "5"
+
+
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed here")
-def test_units_pass_systemd_analyze_verify(tmp_path):
-    variables = app_server_vars()
-    for kind in ("socket", "service"):
+def test_units_pass_systemd_analyze_verify(tmp_path, server):
+    variables = app_server_vars(server)
+    kinds = ["service"] if server == "granian" else ["socket", "service"]
+    for kind in kinds:
         unit = render("app_server", f"etc/systemd/system/app.{kind}.j2", variables)
         # verify needs the binaries the unit runs to exist: point them at stand-ins.
         unit = unit.replace("/srv/example/current/venv/bin/python", "/bin/true")
@@ -104,8 +139,9 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     assert not problems, result.stderr
 
 
-def test_unit_is_hardened():
-    unit = render("app_server", "etc/systemd/system/app.service.j2", app_server_vars())
+@pytest.mark.parametrize("server", SERVERS)
+def test_every_unit_is_hardened_and_loads_the_right_interface(server):
+    unit = render("app_server", "etc/systemd/system/app.service.j2", app_server_vars(server))
     for directive in (
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
@@ -113,9 +149,15 @@ def test_unit_is_hardened():
         "CapabilityBoundingSet=\n",
         "SystemCallFilter=@system-service",
         "EnvironmentFile=/etc/djangoops/example/env",
+        "TimeoutStopSec=40",
     ):
         assert directive in unit, directive
     assert "SECRET" not in unit
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    if server in ("uvicorn", "daphne", "granian"):
+        assert "exampleproject.asgi:application" in exec_start
+    assert ("Requires=example.socket" in unit) is (server != "granian")
+    assert ("ExecReload=" in unit) is (server != "daphne")
 
 
 def nginx_vars(release):

@@ -5,7 +5,7 @@ import re
 import time
 import uuid
 
-from conftest import APP, SITE, csrf_token
+from site_client import APP, SITE, csrf_token
 
 MANAGE = f"/srv/{APP}/bin/manage"
 

@@ -1,9 +1,7 @@
-"""Helpers for the default scenario's checks: requests made from inside the host under test."""
+"""What the Molecule scenarios' tests share: requests made from inside the host under test."""
 
 import re
 import shlex
-
-import pytest
 
 SITE = "example.djangoops.test"
 APP = "example"
@@ -62,8 +60,37 @@ def csrf_token(html):
     return match.group(1)
 
 
-@pytest.fixture
-def client(host):
-    client = Client(host)
-    yield client
-    host.run(f"rm -f {client.jar}")
+WEBSOCKET_CLIENT = r"""
+import base64, os, socket, ssl, sys
+target, name = sys.argv[1], sys.argv[2]
+raw = socket.create_connection((target, 443), timeout=10)
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+context.set_alpn_protocols(["http/1.1"])
+sock = context.wrap_socket(raw, server_hostname=name)
+key = base64.b64encode(os.urandom(16)).decode()
+sock.sendall((f"GET /ws/echo/ HTTP/1.1\r\nHost: {name}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: https://{name}\r\n\r\n").encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    chunk = sock.recv(1)
+    if not chunk:
+        break
+    head += chunk
+status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+if " 101 " not in status:
+    print("REFUSED", status)
+    sys.exit(0)
+payload, mask = b"djangoops-echo", os.urandom(4)
+sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+first, second = sock.recv(2)
+print("ECHO", sock.recv(second & 0x7F).decode())
+"""
+
+
+def websocket_echo(host, name=SITE):
+    """Open a WebSocket to /ws/echo/ through nginx over TLS and send one message; the first line of
+    the answer: 'ECHO <message>' or 'REFUSED <status line>'."""
+    result = host.run(f"timeout 20 python3 - 127.0.0.1 {shlex.quote(name)} <<'PY'\n{WEBSOCKET_CLIENT}\nPY")
+    return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1] if (result.stdout or result.stderr) else ""
