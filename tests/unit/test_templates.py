@@ -59,6 +59,17 @@ def test_settings_silence_only_the_hsts_checks_left_off_on_purpose():
     assert "*[]]" in on.replace(" ", "")
 
 
+def test_daphne_runserver_option_puts_daphne_first():
+    off = render("django_app", "srv/app/release/project/settings_production.py.j2", django_app_vars())
+    assert "daphne" not in off
+    on = render("django_app", "srv/app/release/project/settings_production.py.j2", django_app_vars(django_app_daphne_runserver=True))
+    namespace = {"INSTALLED_APPS": ["django.contrib.admin", "daphne", "notes"]}
+    start = on.index("# daphne's runserver")
+    exec(on[start : on.index("\n\n", start + 1)], namespace)  # noqa: S102  our own rendered settings
+    assert namespace["INSTALLED_APPS"] == ["daphne", "django.contrib.admin", "notes"]
+    assert namespace["ASGI_APPLICATION"] == "exampleproject.asgi.application"
+
+
 def test_env_file_quotes_every_value_and_holds_the_key():
     env = render("django_app", "etc/djangoops/app/env.j2", django_app_vars(django_app_environment={"B": "2", "A": "x y"}))
     lines = [line for line in env.splitlines() if line and not line.startswith("#")]
