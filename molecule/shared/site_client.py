@@ -36,6 +36,17 @@ class Client:
         ]
         return self.host.run(shlex.join(cmd))
 
+    def post_form(self, page_body, path="/", fields=(), files=()):
+        """POST a form as a browser would: the page's CSRF token, cookie, Referer and Origin.
+        fields are (name, value) pairs, files (name, path on the host) pairs."""
+        args = ["--include", "--header", f"Referer: https://{SITE}/", "--header", f"Origin: https://{SITE}"]
+        option = "--form" if files else "--data-urlencode"
+        for name, value in [("csrfmiddlewaretoken", csrf_token(page_body)), *fields]:
+            args += [option, f"{name}={value}"]
+        for name, file_path in files:
+            args += ["--form", f"{name}=@{file_path}"]
+        return self.curl(*args, path=path)
+
     def get(self, path="/", **kwargs):
         """Return (status, headers as a lower-cased dict, body) of a GET."""
         result = self.curl("--include", path=path, **kwargs)

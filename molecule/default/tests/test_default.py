@@ -5,7 +5,7 @@ import re
 import time
 import uuid
 
-from site_client import APP, SITE, csrf_token
+from site_client import APP, SITE
 
 MANAGE = f"/srv/{APP}/bin/manage"
 
@@ -43,17 +43,7 @@ def test_post_creates_a_row(client, host):
     _, _, body = client.get("/")
     before = int(re.search(r'id="note-count">(\d+)<', body).group(1))
     text = f"note-{uuid.uuid4().hex[:8]}"
-    result = client.curl(
-        "--include",
-        "--data-urlencode",
-        f"text={text}",
-        "--data-urlencode",
-        f"csrfmiddlewaretoken={csrf_token(body)}",
-        "--header",
-        f"Referer: https://{SITE}/",
-        "--header",
-        f"Origin: https://{SITE}",
-    )
+    result = client.post_form(body, fields=[("text", text)])
     assert result.rc == 0
     assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
     _, _, after_body = client.get("/")
@@ -140,19 +130,9 @@ def test_secret_key_is_not_in_units_or_process_listings(host):
 def test_uploaded_media_is_served_by_nginx(client, host):
     _, _, body = client.get("/")
     name = f"upload-{uuid.uuid4().hex[:8]}.txt"
-    host.run_expect([0], f"printf 'media bytes' > /tmp/{name}")
-    result = client.curl(
-        "--include",
-        "--form",
-        f"csrfmiddlewaretoken={csrf_token(body)}",
-        "--form",
-        f"file=@/tmp/{name}",
-        "--header",
-        f"Referer: https://{SITE}/",
-        "--header",
-        f"Origin: https://{SITE}",
-        path="/upload/",
-    )
+    upload = f"{host.check_output('mktemp -d')}/{name}"
+    host.run_expect([0], f"printf 'media bytes' > {upload}")
+    result = client.post_form(body, path="/upload/", files=[("file", upload)])
     assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
     status, headers, content = client.get(f"/media/uploads/{name}")
     assert status == 200

@@ -5,7 +5,7 @@ import re
 import time
 import uuid
 
-from site_client import APP, SITE, csrf_token, websocket_echo
+from site_client import APP, websocket_echo
 
 ASGI = {"gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "granian"}
 
@@ -38,17 +38,7 @@ def test_page_over_https_and_a_post_that_writes_a_row(client):
     assert status == 200
     assert "<h1>djangoops example</h1>" in body
     text = f"note-{uuid.uuid4().hex[:8]}"
-    result = client.curl(
-        "--include",
-        "--data-urlencode",
-        f"text={text}",
-        "--data-urlencode",
-        f"csrfmiddlewaretoken={csrf_token(body)}",
-        "--header",
-        f"Referer: https://{SITE}/",
-        "--header",
-        f"Origin: https://{SITE}",
-    )
+    result = client.post_form(body, fields=[("text", text)])
     assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
     assert f"<li>{text}</li>" in client.get("/")[2]
 
