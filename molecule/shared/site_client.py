@@ -5,19 +5,22 @@ import shlex
 
 SITE = "example.djangoops.test"
 APP = "example"
-CERT = f"/etc/ssl/djangoops/{APP}.crt"
 
 
 class Client:
-    """curl on the host itself, through nginx, with the site's name resolved to loopback."""
+    """curl on the host itself, through nginx, with the site's name resolved to loopback. site and
+    app name the nginx site whose certificate the requests trust."""
 
-    def __init__(self, host):
+    def __init__(self, host, site=SITE, app=APP):
         self.host = host
+        self.site = site
+        self.cert = f"/etc/ssl/djangoops/{app}.crt"
         self.jar = host.check_output("mktemp")
 
-    def curl(self, *args, scheme="https", path="/", name=SITE, verify=True):
+    def curl(self, *args, scheme="https", path="/", name=None, verify=True):
+        name = name or self.site
         port = 443 if scheme == "https" else 80
-        tls = ["--cacert", CERT] if scheme == "https" and verify and name == SITE else ["--insecure"]
+        tls = ["--cacert", self.cert] if scheme == "https" and verify and name == self.site else ["--insecure"]
         cmd = [
             "curl",
             "--silent",
@@ -39,7 +42,7 @@ class Client:
     def post_form(self, page_body, path="/", fields=(), files=()):
         """POST a form as a browser would: the page's CSRF token, cookie, Referer and Origin.
         fields are (name, value) pairs, files (name, path on the host) pairs."""
-        args = ["--include", "--header", f"Referer: https://{SITE}/", "--header", f"Origin: https://{SITE}"]
+        args = ["--include", "--header", f"Referer: https://{self.site}/", "--header", f"Origin: https://{self.site}"]
         option = "--form" if files else "--data-urlencode"
         for name, value in [("csrfmiddlewaretoken", csrf_token(page_body)), *fields]:
             args += [option, f"{name}={value}"]
