@@ -4,6 +4,8 @@ import shutil
 import subprocess
 
 import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
 from conftest import render, role_vars
 
@@ -84,14 +86,24 @@ def test_env_file_quotes_every_value_and_holds_the_key():
 SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
 
 
-def app_server_vars(server="gunicorn"):
+def app_server_vars(server="gunicorn", **overrides):
     variables = role_vars("app_server")
     variables.update(
         app_server_app={**APP, "asgi_application": "exampleproject.asgi:application"},
         app_server_type=server,
-        ansible_facts={"processor_vcpus": 2},
+        ansible_facts={"processor_vcpus": 2, "default_ipv4": {"address": "10.0.0.5"}},
+        **overrides,
     )
     return variables
+
+
+# Beside the default (a unix socket), the variants that change the units: a TCP bind, and split
+# mode's second server (instance "ws").
+VARIANTS = {
+    "unix": {},
+    "tcp": {"app_server_bind": "127.0.0.1:8004"},
+    "ws": {"app_server_instance": "ws"},
+}
 
 
 def test_gunicorn_config_compiles_and_disables_the_control_socket():
@@ -130,24 +142,69 @@ def test_hypercorn_and_uwsgi_configs_parse():
     assert uwsgi["processes"] == "5"
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed here")
-def test_units_pass_systemd_analyze_verify(tmp_path, server):
-    variables = app_server_vars(server)
+def test_units_pass_systemd_analyze_verify(tmp_path, server, variant):
+    variables = app_server_vars(server, **VARIANTS[variant])
+    unit_name = "example-ws" if variant == "ws" else "example"
     kinds = ["service"] if server == "granian" else ["socket", "service"]
     for kind in kinds:
         unit = render("app_server", f"etc/systemd/system/app.{kind}.j2", variables)
         # verify needs the binaries the unit runs to exist: point them at stand-ins.
         unit = unit.replace("/srv/example/current/venv/bin/python", "/bin/true")
-        (tmp_path / f"example.{kind}").write_text(unit, encoding="utf-8")
+        (tmp_path / f"{unit_name}.{kind}").write_text(unit, encoding="utf-8")
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(tmp_path / "example.service")],
+        ["systemd-analyze", "verify", "--man=no", str(tmp_path / f"{unit_name}.service")],
         capture_output=True,
         text=True,
         check=False,
     )
-    problems = [line for line in result.stderr.splitlines() if "example." in line]
+    problems = [line for line in result.stderr.splitlines() if "example" in line]
     assert not problems, result.stderr
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_tcp_bind_listens_on_the_address(server):
+    variables = app_server_vars(server, app_server_bind="127.0.0.1:8004")
+    service = render("app_server", "etc/systemd/system/app.service.j2", variables)
+    if server == "granian":
+        assert "--host 127.0.0.1 --port 8004" in service
+        assert "--uds" not in service
+    else:
+        socket = render("app_server", "etc/systemd/system/app.socket.j2", variables)
+        assert "ListenStream=127.0.0.1:8004\n" in socket
+        assert "SocketUser" not in socket
+    if server == "daphne":
+        assert "--endpoint systemd:domain=INET:index=0" in service
+    if server in ("gunicorn", "gunicorn_uvicorn"):
+        config = render("app_server", "etc/djangoops/app/gunicorn.conf.py.j2", variables)
+        assert 'bind = ["127.0.0.1:8004"]' in config
+
+
+@pytest.mark.parametrize(
+    ("bind", "upstream"),
+    [
+        ("", "unix:/run/example/app.sock"),
+        ("127.0.0.1:8004", "127.0.0.1:8004"),
+        ("0.0.0.0:8004", "10.0.0.5:8004"),
+        ("[::1]:8004", "[::1]:8004"),
+    ],
+)
+def test_the_exported_upstream_is_where_nginx_reaches_the_server(bind, upstream):
+    variables = app_server_vars("gunicorn", app_server_bind=bind)
+    assert render_value(variables, "{{ __app_server_upstream }}") == upstream
+
+
+def test_a_second_instance_has_its_own_unit_socket_and_config():
+    variables = app_server_vars("gunicorn_uvicorn", app_server_instance="ws")
+    assert render_value(variables, "{{ __app_server_unit }}") == "example-ws"
+    assert render_value(variables, "{{ __app_server_config }}") == "/etc/djangoops/example/example-ws.gunicorn.conf.py"
+    socket = render("app_server", "etc/systemd/system/app.socket.j2", variables)
+    assert "ListenStream=/run/example-ws/app.sock" in socket
+    service = render("app_server", "etc/systemd/system/app.service.j2", variables)
+    assert "Requires=example-ws.socket" in service
+    assert "--config /etc/djangoops/example/example-ws.gunicorn.conf.py" in service
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -171,7 +228,11 @@ def test_every_unit_is_hardened_and_loads_the_right_interface(server):
     assert ("ExecReload=" in unit) is (server != "daphne")
 
 
-def nginx_vars(release):
+def render_value(variables, expression):
+    return str(Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))).strip()
+
+
+def nginx_vars(release, **site_overrides):
     variables = role_vars("nginx", f"vars/Debian-{release}.yml")
     site = {
         "name": "example",
@@ -181,6 +242,9 @@ def nginx_vars(release):
         "media_root": "/srv/example/shared/media",
         "tls_source": "self_signed",
         "client_max_body_size": "10m",
+        "websocket_upstream": "",
+        "websocket_paths": [],
+        **site_overrides,
     }
     variables.update(site=site, nginx_listen_ipv6=True, __nginx_sites=[site])
     return variables
@@ -212,3 +276,21 @@ def test_nginx_global_config_is_hardened():
     assert balanced(config)
     assert "server_tokens off;" in config
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
+
+
+def test_nginx_split_mode_sends_the_websocket_paths_to_the_asgi_server():
+    site = render(
+        "nginx",
+        "etc/nginx/sites-available/site.conf.j2",
+        nginx_vars("12", websocket_upstream="unix:/run/example-ws/app.sock", websocket_paths=["/ws/", "/live/"]),
+    )
+    assert balanced(site)
+    assert "upstream example_ws {\n    server unix:/run/example-ws/app.sock fail_timeout=0;" in site
+    for path in ("/ws/", "/live/"):
+        block = site[site.index(f"location ^~ {path} {{") :]
+        block = block[: block.index("}")]
+        assert "proxy_pass http://example_ws;" in block
+        assert "proxy_set_header Upgrade $http_upgrade;" in block
+    plain = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12"))
+    assert "example_ws" not in plain
+    assert plain.count("proxy_pass") == 1

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("upload/", views.upload, name="upload"),
     path("healthz", views.healthz, name="healthz"),
+    path("slow", views.slow, name="slow"),
     path("admin/", admin.site.urls),
 ]

@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -41,3 +43,15 @@ def healthz(request):
     except Exception as exc:  # noqa: BLE001  any database failure makes the host unhealthy
         return JsonResponse({"status": "error", "error": exc.__class__.__name__}, status=503)
     return JsonResponse({"status": "ok", "release": settings.RELEASE_ID})
+
+
+@never_cache
+def slow(request):
+    """Answers after ?ms= milliseconds (at most 10 s): a request still in flight when a reload or
+    deploy comes, for the benchmarks that measure what servers do to those."""
+    try:
+        delay = min(max(int(request.GET.get("ms", "1000")), 0), 10_000)
+    except ValueError:
+        delay = 1000
+    time.sleep(delay / 1000)
+    return JsonResponse({"slept_ms": delay, "release": settings.RELEASE_ID})
