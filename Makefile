@@ -15,12 +15,13 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
 SCENARIOS ?= default servers
 
-.PHONY: help venv lint unit molecule test demo demo-clean images build clean
+.PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
 
 help:
 	@echo "make demo        converge a local Debian 12 container with the example project (HTTPS on 127.0.0.1:8443)"
 	@echo "make demo-clean  remove the demo container"
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS))"
+	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
 	@echo "make lint | unit | molecule | images | build | venv | clean"
 
 $(VENV)/.installed: requirements.txt
@@ -53,6 +54,11 @@ demo: venv
 
 demo-clean:
 	scripts/testbed demo-clean
+
+# Figures, not tests: per application server, requests/s through nginx and what a reload or a
+# restart does to requests in flight (converges the servers scenario's host, then removes it).
+bench-servers: venv images
+	scripts/bench-servers
 
 build: venv
 	ansible-galaxy collection build --force
