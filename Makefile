@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 # guess from galaxy.yml and warn that collections keep them in extensions/molecule).
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= default servers
+SCENARIOS ?= default releases servers
 
 .PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
 

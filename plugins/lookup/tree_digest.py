@@ -10,12 +10,13 @@ short_description: SHA-256 digest of a directory tree's names and contents
 description:
   - Walks a directory on the controller and returns one SHA-256 hex digest over every regular
     file's relative path, executable bit and content, in a stable order.
+  - A single file (a built wheel) gives the digest of its name and content.
   - The same tree gives the same digest on any machine; renaming, editing, adding or removing a
     file changes it. Modification times and ownership do not count.
   - Byte-code caches and version-control folders are left out, as are the names in O(exclude).
 options:
   _terms:
-    description: Directories to digest, one digest each.
+    description: Directories (or files) to digest, one digest each.
     required: true
   exclude:
     description: More file or folder names to leave out, wherever they stand in the tree.
@@ -47,9 +48,15 @@ ALWAYS_EXCLUDED = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache"
 
 
 def tree_digest(root, exclude=()):
-    """Return the SHA-256 hex digest of the tree at ``root``."""
+    """Return the SHA-256 hex digest of the tree at ``root`` (or of the file ``root``)."""
+    if os.path.isfile(root):
+        digest = hashlib.sha256(f"{os.path.basename(root)}\0".encode())
+        with open(root, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
     if not os.path.isdir(root):
-        raise AnsibleLookupError(f"tree_digest: '{root}' is not a directory")
+        raise AnsibleLookupError(f"tree_digest: '{root}' is neither a directory nor a file")
     skipped = ALWAYS_EXCLUDED | set(exclude)
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):

@@ -58,13 +58,17 @@ def test_collection_artifact_leaves_out_the_test_material(artifact):
         names = tar.getnames()
     assert "roles/django_app/tasks/main.yml" in names
     assert "playbooks/site.yml" in names
+    assert "playbooks/deploy.yml" in names
+    assert "playbooks/rollback.yml" in names
+    assert "playbooks/tasks/app.yml" in names
     assert "site.yml" in names
     assert "plugins/lookup/tree_digest.py" in names
     for excluded in ("examples/", "molecule/", "tests/", ".venv/", "scripts/", ".collections/"):
         assert not any(name.startswith(excluded) for name in names), excluded
 
 
-def test_installed_collection_resolves_its_site_playbook(artifact, tmp_path):
+@pytest.mark.parametrize("playbook", ["site", "deploy", "rollback"])
+def test_installed_collection_resolves_its_playbooks(artifact, tmp_path, playbook):
     collections = tmp_path / "collections"
     # Away from the checkout, whose ansible.cfg already makes it the installed collection.
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -79,7 +83,7 @@ def test_installed_collection_resolves_its_site_playbook(artifact, tmp_path):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("appservers:\n  hosts:\n    app1:\nloadbalancers:\n  hosts:\n    app1:\n")
     result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "--syntax-check", "djangoops.stack.site"],
+        ["ansible-playbook", "-i", str(inventory), "--syntax-check", f"djangoops.stack.{playbook}"],
         capture_output=True,
         text=True,
         check=False,

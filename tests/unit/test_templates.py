@@ -1,5 +1,6 @@
 """The roles' templates render to valid Python, systemd units and nginx configuration."""
 
+import os
 import shutil
 import subprocess
 
@@ -78,9 +79,102 @@ def test_env_file_quotes_every_value_and_holds_the_key():
     assert lines == [
         "DJANGO_SETTINGS_MODULE='exampleproject.settings_production'",
         f"DJANGO_SECRET_KEY='{'k' * 60}'",
+        "DJANGO_SECRET_KEY_FALLBACKS=''",
         "A='x y'",
         "B='2'",
     ]
+
+
+SETTINGS = "srv/app/release/project/settings_production.py.j2"
+
+
+def settings_namespace(**overrides):
+    """Run the rendered settings over a stand-in base module, as Django would import them."""
+    source = render("django_app", SETTINGS, django_app_vars(**overrides))
+    source = source.replace("from exampleproject.settings import *  # noqa: F403", "")
+    namespace = {
+        "__file__": "/srv/example/releases/abc123/exampleproject/settings_production.py",
+        "TEMPLATES": [
+            {"BACKEND": "django.template.backends.django.DjangoTemplates", "OPTIONS": {"loaders": ["a.Loader"]}},
+        ],
+    }
+    env = {"DJANGO_SECRET_KEY": "k" * 60, "DJANGO_SECRET_KEY_FALLBACKS": "old1 old2", "DJANGO_CACHE_LOCATION": "redis://r:6379/1"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        exec(compile(source, "settings_production.py", "exec"), namespace)  # noqa: S102  our own rendered settings
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return source, namespace
+
+
+def test_settings_default_to_sqlite_locmem_and_journald():
+    _, ns = settings_namespace()
+    assert ns["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert ns["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is True
+    assert ns["DATABASES"]["default"]["CONN_MAX_AGE"] == 60
+    assert ns["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+    assert ns["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
+    assert ns["SECRET_KEY_FALLBACKS"] == ["old1", "old2"]
+    assert ns["RELEASE_ID"] == "abc123"
+    assert ns["LOGGING"]["root"]["handlers"] == ["console"]
+    # The project's own loaders are wrapped in the cached loader.
+    assert ns["TEMPLATES"][0]["OPTIONS"]["loaders"] == [("django.template.loaders.cached.Loader", ["a.Loader"])]
+    assert "EMAIL_HOST" not in ns
+    assert "sentry" not in ns
+
+
+def test_settings_for_postgresql_redis_mail_and_a_log_file():
+    source, ns = settings_namespace(
+        django_app_database={"engine": "postgresql", "host": "db1", "port": 5432, "password": "pw-not-rendered"},
+        django_app_cache={"backend": "redis", "location": "redis://r:6379/1"},
+        django_app_cached_sessions=True,
+        django_app_email={"host": "smtp.example.test", "use_tls": True, "user": "mailer", "password": "mail-pw"},
+        django_app_admins=[{"name": "Ops", "email": "ops@example.test"}],
+        django_app_managers=[],
+        django_app_log_file=True,
+    )
+    db = ns["DATABASES"]["default"]
+    assert (db["ENGINE"], db["NAME"], db["USER"], db["HOST"], db["PORT"]) == (
+        "django.db.backends.postgresql",
+        "example",
+        "example",
+        "db1",
+        "5432",
+    )
+    assert "pw-not-rendered" not in source
+    assert "mail-pw" not in source
+    assert ns["CACHES"]["default"]["LOCATION"] == "redis://r:6379/1"
+    assert ns["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
+    assert (ns["EMAIL_HOST"], ns["EMAIL_PORT"], ns["EMAIL_USE_TLS"]) == ("smtp.example.test", 587, True)
+    assert [a if isinstance(a, str) else a[1] for a in ns["ADMINS"]] == ["ops@example.test"]
+    assert ns["LOGGING"]["handlers"]["file"]["filename"] == "/srv/example/shared/log/django.log"
+
+
+def test_sentry_reads_its_dsn_from_the_environment():
+    source = render("django_app", SETTINGS, django_app_vars(django_app_sentry_dsn="https://k@sentry.example.test/1"))
+    assert 'dsn=os.environ["DJANGO_SENTRY_DSN"]' in source
+    assert "sentry.example.test" not in source
+    compile(source, "settings_production.py", "exec")
+
+
+def test_environment_mode_puts_the_settings_in_the_env_file():
+    variables = django_app_vars(django_app_settings_mode="environment", django_app_database={"password": "x-1"})
+    env = render("django_app", "etc/djangoops/app/env.j2", variables)
+    values = dict(line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#"))
+    assert values["DJANGO_SETTINGS_MODULE"] == "'exampleproject.settings'"
+    assert values["DJANGO_ALLOWED_HOSTS"] == "'example.test,127.0.0.1'"
+    assert values["DJANGO_CSRF_TRUSTED_ORIGINS"] == "'https://example.test,https://127.0.0.1'"
+    assert values["DJANGO_STATIC_ROOT"] == "'/srv/example/current/static'"
+    assert values["DJANGO_DATABASE_NAME"] == "'/srv/example/shared/db/db.sqlite3'"
+    assert values["DJANGO_DATABASE_PASSWORD"] == "'x-1'"  # noqa: S105  a stand-in
+    assert values["DJANGO_DEBUG"] == "'0'"
+    manage = render("django_app", "srv/app/bin/manage.j2", variables)
+    assert 'DJANGO_STATIC_ROOT="$release/static"' in manage
 
 
 SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]

@@ -54,5 +54,16 @@ def test_byte_code_and_vcs_folders_do_not_count(tree):
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(Exception, match="is not a directory"):
+    with pytest.raises(Exception, match="is neither a directory nor a file"):
         tree_digest(str(tmp_path / "nope"))
+
+
+def test_a_single_file_digests_its_name_and_content(tmp_path):
+    wheel = tmp_path / "shop-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK\0one")
+    first = tree_digest(str(wheel))
+    wheel.write_bytes(b"PK\0two")
+    assert tree_digest(str(wheel)) != first
+    second = tree_digest(str(wheel))
+    renamed = wheel.rename(tmp_path / "shop-1.1-py3-none-any.whl")
+    assert tree_digest(str(renamed)) != second

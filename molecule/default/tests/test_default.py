@@ -61,6 +61,29 @@ def test_post_without_csrf_token_is_refused(client):
     assert result.stdout.startswith("HTTP/2 403")
 
 
+def test_errors_show_the_projects_own_pages(client):
+    status, _, body = client.get("/no-such-page/")
+    assert status == 404
+    assert "djangoops example: error 404" in body
+    refused = client.curl("--include", "--data", "text=nope")
+    assert refused.stdout.startswith("HTTP/2 403")
+    assert "djangoops example: error 403" in refused.stdout
+
+
+def test_settings_come_the_way_the_host_was_told(host):
+    """Debian 12 runs the rendered settings module, Debian 13 environment mode."""
+    env = host.check_output(f"cat /etc/djangoops/{APP}/env")
+    rendered = host.file(f"/srv/{APP}/current/exampleproject/settings_production.py").exists
+    if host.ansible.get_variables().get("django_app_settings_mode") == "environment":
+        assert "DJANGO_SETTINGS_MODULE='exampleproject.settings_env'" in env
+        assert "DJANGO_ALLOWED_HOSTS='example.djangoops.test,localhost'" in env
+        assert not rendered
+    else:
+        assert "DJANGO_SETTINGS_MODULE='exampleproject.settings_production'" in env
+        assert "DJANGO_ALLOWED_HOSTS" not in env
+        assert rendered
+
+
 def test_healthz_answers_with_the_live_release(client, host):
     status, _, body = client.get("/healthz")
     assert status == 200
