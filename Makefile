@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 # guess from galaxy.yml and warn that collections keep them in extensions/molecule).
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= default releases servers
+SCENARIOS ?= servers default releases
 
 .PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
 
@@ -45,7 +45,7 @@ images: venv
 	scripts/testbed images
 
 molecule: venv images
-	for scenario in $(SCENARIOS); do scripts/molecule-scenario $$scenario; done
+	scripts/molecule-scenarios $(SCENARIOS)
 
 test: lint unit molecule
 

@@ -62,6 +62,15 @@ def test_v1_is_live_and_passes_the_deployment_checks(client, host):
     assert result.rc == 0, result.stdout + result.stderr
 
 
+def test_the_log_file_is_written_and_rotated(client, host):
+    assert client.get("/no-such-page/")[0] == 404  # django.request logs it as a warning
+    log = host.file(f"/srv/{APP}/shared/log/django.log")
+    assert log.exists
+    assert "Not Found: /no-such-page/" in log.content_string
+    result = host.run(f"logrotate --debug /etc/logrotate.d/djangoops-{APP}")
+    assert result.rc == 0, result.stderr
+
+
 def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
     v1 = live_release(host)
     output, rc = playbook("deploy", f"django_app_source_path={versions['v2']}")
@@ -141,12 +150,14 @@ def test_secrets_stay_out_of_units_processes_and_logs(host):
 
 
 def test_a_wheel_deploys_and_rolls_back(client, host, tmp_path):
+    source = tmp_path / "source"  # a copy: the build writes into the tree it builds
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(tmp_path), str(EXAMPLE)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "dist"), str(source)],
         check=True,
         capture_output=True,
     )
-    wheel = next(tmp_path.glob("*.whl"))
+    wheel = next((tmp_path / "dist").glob("*.whl"))
     output, rc = playbook("deploy", "django_app_source=wheel", f"django_app_wheel_path={wheel}")
     assert rc == 0, output[-3000:]
     release = live_release(host)
