@@ -13,12 +13,12 @@ export PATH := $(BIN):$(PATH)
 # guess from galaxy.yml and warn that collections keep them in extensions/molecule).
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= servers default releases
+SCENARIOS ?= servers default releases acme
 
 .PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
 
 help:
-	@echo "make demo        converge a local Debian 12 container with the example project (HTTPS on 127.0.0.1:8443)"
+	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
 	@echo "make demo-clean  remove the demo container"
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS))"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"

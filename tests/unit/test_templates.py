@@ -231,7 +231,9 @@ def test_hypercorn_and_uwsgi_configs_parse():
     parser.read_string(render("app_server", "etc/djangoops/app/uwsgi.ini.j2", app_server_vars("uwsgi")))
     uwsgi = parser["uwsgi"]
     assert uwsgi["module"] == "exampleproject.wsgi:application"
-    assert uwsgi["die-on-term"] == "true"
+    # SIGTERM stops gracefully: die-on-term would kill the requests in flight.
+    assert uwsgi["hook-master-start"] == "unix_signal:15 gracefully_kill_them_all"
+    assert "die-on-term" not in uwsgi
     assert uwsgi["lazy-apps"] == "true"
     assert uwsgi["processes"] == "5"
 
@@ -338,6 +340,8 @@ def nginx_vars(release, **site_overrides):
         "client_max_body_size": "10m",
         "websocket_upstream": "",
         "websocket_paths": [],
+        "redirect_names": [],
+        "hsts": "max-age=31536000",
         **site_overrides,
     }
     variables.update(site=site, nginx_listen_ipv6=True, __nginx_sites=[site])
@@ -370,6 +374,54 @@ def test_nginx_global_config_is_hardened():
     assert balanced(config)
     assert "server_tokens off;" in config
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
+    assert "ssl_dhparam /etc/nginx/ffdhe2048.pem;" in config
+    assert "ssl_session_tickets off;" in config
+    assert "brotli on;" in config
+
+
+def test_nginx_modern_profile_is_tls13_only():
+    config = render("nginx", "etc/nginx/nginx.conf.j2", {**nginx_vars("13"), "nginx_tls_profile": "modern"})
+    assert "ssl_protocols TLSv1.3;" in config
+    assert "ssl_ciphers" not in config
+    assert "ssl_dhparam" not in config
+
+
+def test_nginx_default_server_rejects_unknown_names():
+    default = render("nginx", "etc/nginx/sites-available/default.conf.j2", nginx_vars("12"))
+    assert "ssl_reject_handshake on;" in default
+    assert "ssl_certificate" not in default
+
+
+def test_nginx_site_caches_hashed_static_files_and_disarms_uploads():
+    site = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12"))
+    static = site[site.index("location /static/ {") : site.index("location /media/ {")]
+    assert 'location ~ "\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$" {' in static
+    assert 'add_header Cache-Control "public, max-age=31536000, immutable" always;' in static
+    media = site[site.index("location /media/ {") : site.rindex("location / {")]
+    assert "add_header Content-Security-Policy \"default-src 'none'; sandbox\" always;" in media
+    assert "add_header Content-Disposition attachment always;" in media
+    assert "svg" in media
+    # Every location that sets headers sets HSTS too (add_header does not inherit into one that has its own).
+    for block in site.split("location ")[1:]:
+        own = block[: block.find("location ") if "location " in block else len(block)]
+        if "add_header" in own and "Cache-Control" not in own.split("add_header")[0]:
+            assert "Strict-Transport-Security" in own or "return 301" in own, own[:200]
+
+
+def test_nginx_redirect_names_go_to_the_first_server_name():
+    site = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12", redirect_names=["www2.example.test"]))
+    assert balanced(site)
+    redirect = site[site.index("server_name www2.example.test;") :]
+    assert redirect.index("return 301 https://example.test$request_uri;") < redirect.index("}")
+    assert "server_name example.test www.example.test www2.example.test;" in site  # port 80, for ACME too
+    assert "location ^~ /.well-known/acme-challenge/ {" in site
+
+
+def test_nginx_site_keeps_upstream_connections_alive():
+    site = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12"))
+    assert "keepalive 16;" in site
+    assert "proxy_next_upstream error timeout;" in site
+    assert "non_idempotent;" not in site
 
 
 def test_nginx_split_mode_sends_the_websocket_paths_to_the_asgi_server():
