@@ -67,7 +67,7 @@ def test_collection_artifact_leaves_out_the_test_material(artifact):
         assert not any(name.startswith(excluded) for name in names), excluded
 
 
-@pytest.mark.parametrize("playbook", ["site", "deploy", "rollback"])
+@pytest.mark.parametrize("playbook", ["site", "deploy", "rollback", "backup", "restore"])
 def test_installed_collection_resolves_its_playbooks(artifact, tmp_path, playbook):
     collections = tmp_path / "collections"
     # Away from the checkout, whose ansible.cfg already makes it the installed collection.

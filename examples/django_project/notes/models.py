@@ -21,3 +21,10 @@ class Upload(models.Model):
 
     def __str__(self):
         return self.file.name
+
+
+class Heartbeat(models.Model):
+    """Counts the runs of the periodic task that celery beat schedules (see notes/tasks.py)."""
+
+    beats = models.PositiveIntegerField(default=0)
+    last = models.DateTimeField(null=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from site_client import APP, SITE
 
 CERT = f"/etc/ssl/djangoops/{APP}.crt"
+CA = "/etc/ssl/djangoops/ca.crt"  # the host's own CA, which signs the self_signed sites
 
 
 def tls_profile(host):
@@ -19,12 +20,12 @@ def tls_profile(host):
 
 
 def test_sslyze_finds_mozillas_profile(host, tmp_path):
-    """sslyze runs outside the host, against its HTTPS port published on loopback; the site's
-    self-signed certificate is the trust anchor."""
-    published = subprocess.run(["docker", "port", host.backend.name, "443/tcp"], capture_output=True, text=True, check=True)
+    """sslyze runs outside the host, against its HTTPS port published on loopback; the host's CA
+    is the trust anchor."""
+    published = subprocess.run(["docker", "port", host.backend.host, "443/tcp"], capture_output=True, text=True, check=True)
     port = published.stdout.splitlines()[0].rsplit(":", 1)[1]
     anchor = tmp_path / "site.pem"
-    anchor.write_text(host.file(CERT).content_string)
+    anchor.write_text(host.file(CA).content_string)
     profile = tls_profile(host)
     result = subprocess.run(
         [
@@ -45,19 +46,22 @@ def test_sslyze_finds_mozillas_profile(host, tmp_path):
 def test_testssl_reports_no_high_or_critical_finding(host):
     host.run_expect([0], "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq testssl.sh >/dev/null 2>&1")
     report = host.check_output("mktemp -u /tmp/testssl-XXXXXX.json")
-    host.run(
-        f"testssl --quiet --color 0 --warnings off --ip 127.0.0.1 --add-ca {CERT}"
-        f" --severity LOW --jsonfile {report} https://{SITE}/ >/dev/null 2>&1"
-    )
+    host.run(f"testssl --quiet --color 0 --warnings off --ip 127.0.0.1 --add-ca {CA} --jsonfile {report} https://{SITE}/ >/dev/null 2>&1")
     findings = json.loads(host.file(report).content_string)
-    assert len(findings) > 20, findings  # the scan ran
-    serious = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL")]
+    assert len(findings) > 50, findings  # the whole scan ran
+    assert any(f["id"] == "cert_chain_of_trust" and f["severity"] == "OK" for f in findings)
+    # A self-signed certificate has no CRL or OCSP address: nothing can revoke it, which
+    # testssl rates HIGH (cert_revocation). That is a property of self-signed certificates, not
+    # of the server's TLS; a CA's certificate (provided, acme) carries its revocation address.
+    serious = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL") and f["id"] != "cert_revocation"]
     assert serious == [], json.dumps(serious, indent=1)
 
 
 def test_http2_is_negotiated(host):
-    out = host.check_output(f"openssl s_client -connect 127.0.0.1:443 -servername {SITE} -alpn h2,http/1.1 </dev/null 2>/dev/null")
-    assert "ALPN protocol: h2" in out
+    out = host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {SITE} -alpn h2,http/1.1 </dev/null 2>/dev/null | grep -a '^ALPN protocol'"
+    )
+    assert out == "ALPN protocol: h2"
     status = host.check_output(
         f"curl --silent --http2 --output /dev/null --write-out '%{{http_version}} %{{http_code}}' --cacert {CERT}"
         f" --resolve {SITE}:443:127.0.0.1 https://{SITE}/healthz"
@@ -88,14 +92,15 @@ def test_unknown_names_are_refused(host):
     handshake = host.run("openssl s_client -connect 127.0.0.1:443 -servername unknown.djangoops.test </dev/null")
     assert "unrecognized name" in handshake.stdout + handshake.stderr
     assert SITE not in handshake.stdout
-    # The site's name in SNI but an unknown Host: closed without an answer over HTTP/1.1 (52),
-    # reset over HTTP/2 (92), or refused as misdirected (421); never the site's page.
+    # The site's name in SNI but an unknown Host: closed without an answer (curl's 52, or 56 when
+    # the close arrives as a reset), the HTTP/2 stream reset (92), or refused as misdirected
+    # (421); never the site's page.
     for version in ("--http1.1", "--http2"):
         result = host.run(
             f"curl --silent --include {version} --max-time 10 --cacert {CERT} --resolve {SITE}:443:127.0.0.1"
             f" --header 'Host: unknown.djangoops.test' https://{SITE}/"
         )
-        assert result.rc in (52, 92) or " 421" in result.stdout.split("\n", 1)[0], (version, result.rc, result.stdout[:300])
+        assert result.rc in (52, 56, 92) or " 421" in result.stdout.split("\n", 1)[0], (version, result.rc, result.stdout[:300])
         assert "djangoops example" not in result.stdout
     # Plain HTTP: 444, the connection closes without a reply.
     result = host.run("curl --silent --max-time 10 --header 'Host: unknown.djangoops.test' http://127.0.0.1/")
