@@ -440,3 +440,29 @@ def test_nginx_split_mode_sends_the_websocket_paths_to_the_asgi_server():
     plain = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12"))
     assert "example_ws" not in plain
     assert plain.count("proxy_pass") == 1
+
+
+@pytest.mark.parametrize("kind", ["worker", "beat"])
+def test_celery_units_are_hardened_and_verify(tmp_path, kind):
+    variables = role_vars("celery")
+    variables.update(
+        celery_app={**APP, "settings_module": "exampleproject.settings_production"},
+        ansible_facts={"processor_vcpus": 2},
+        __celery_role=kind,
+    )
+    unit = render("celery", "etc/systemd/system/celery.service.j2", variables)
+    assert f"--app exampleproject {kind}" in unit
+    assert "KillMode=mixed" in unit
+    assert "CapabilityBoundingSet=\n" in unit
+    assert "ReadWritePaths=/srv/example/shared/db /srv/example/shared/media /srv/example/shared/celery" in unit
+    if kind == "worker":
+        assert "--concurrency 2" in unit
+        assert "--hostname example@%%H" in unit  # %% is systemd's literal %
+    else:
+        assert "--schedule /srv/example/shared/celery/beat-schedule" in unit
+    if shutil.which("systemd-analyze"):
+        path = tmp_path / f"example-celery-{kind}.service"
+        # verify needs the binary the unit runs to exist: a stand-in.
+        path.write_text(unit.replace("/srv/example/current/venv/bin/python", "/bin/true"))
+        result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True, check=False)
+        assert not [line for line in result.stderr.splitlines() if "example" in line], result.stderr
