@@ -457,7 +457,7 @@ def test_celery_units_are_hardened_and_verify(tmp_path, kind):
     assert "ReadWritePaths=/srv/example/shared/db /srv/example/shared/media /srv/example/shared/celery" in unit
     if kind == "worker":
         assert "--concurrency 2" in unit
-        assert "--hostname example@%%H" in unit  # %% is systemd's literal %
+        assert "--hostname example@%%h" in unit  # systemd turns %% into %; Celery puts the hostname for %h
     else:
         assert "--schedule /srv/example/shared/celery/beat-schedule" in unit
     if shutil.which("systemd-analyze"):
