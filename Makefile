@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 # guess from galaxy.yml and warn that collections keep them in extensions/molecule).
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= servers default releases acme
+SCENARIOS ?= servers default releases backup acme
 
 .PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
 
