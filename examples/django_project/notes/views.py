@@ -1,3 +1,4 @@
+import socket
 import time
 
 from django.conf import settings
@@ -35,14 +36,14 @@ def upload(request):
 
 @never_cache
 def healthz(request):
-    """Answers 200 with the release id when the database answers, 503 when it does not."""
+    """Answers 200 with the release id and the host's name when the database answers, 503 when it does not."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # noqa: BLE001  any database failure makes the host unhealthy
         return JsonResponse({"status": "error", "error": exc.__class__.__name__}, status=503)
-    return JsonResponse({"status": "ok", "release": settings.RELEASE_ID})
+    return JsonResponse({"status": "ok", "release": settings.RELEASE_ID, "host": socket.gethostname()})
 
 
 @never_cache

@@ -1,0 +1,155 @@
+"""The multi-host topology: pools of app hosts, the firewall's rules, the worked inventories."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, render, role_vars
+
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
+
+from topology import firewall_rules, host_address, host_addresses, pool_sites
+
+VAULT_PASSWORD = ROOT / "inventories" / "vault-password.example"
+
+
+def facts(address):
+    return {"ansible_facts": {"default_ipv4": {"address": address}}}
+
+
+HOSTVARS = {
+    "lb1": facts("10.0.0.10"),
+    "app1": {**facts("10.0.0.11"), "djangoops_pool_members": {"shop": {"app": "10.0.0.11:8000", "ws": ""}}},
+    "app2": {
+        **facts("10.0.0.12"),
+        "djangoops_private_address": "10.1.0.12",
+        "djangoops_pool_members": {"shop": {"app": "10.1.0.12:8000", "ws": ""}},
+        "app_server_bind": "10.1.0.12:8000",
+    },
+    "db1": {**facts("10.0.0.13"), "postgresql_databases": [{"name": "shop"}], "redis_users": [{"name": "shop"}]},
+    "worker1": facts("10.0.0.14"),
+}
+GROUPS = {
+    "loadbalancers": ["lb1"],
+    "appservers": ["app1", "app2"],
+    "databases": ["db1"],
+    "redis": ["db1"],
+    "workers": ["worker1"],
+}
+SITE = {"name": "shop", "server_names": ["shop.test"], "upstream": "10.0.0.11:8000", "static_root": "/srv/shop/current/static"}
+
+
+def test_addresses_prefer_the_private_address_over_the_facts():
+    assert host_address(HOSTVARS, "app1") == "10.0.0.11"
+    assert host_addresses(HOSTVARS, ["app2", "db1"]) == ["10.1.0.12", "10.0.0.13"]
+    with pytest.raises(ValueError, match="djangoops_private_address"):
+        host_address({"x": {}}, "x")
+
+
+def test_a_pool_site_lists_every_app_host_and_serves_the_static_copy():
+    (site,) = pool_sites([SITE], HOSTVARS, ["app1", "app2"], "/var/www/djangoops/")
+    assert site["pool"] == [{"host": "app1", "address": "10.0.0.11:8000"}, {"host": "app2", "address": "10.1.0.12:8000"}]
+    assert site["websocket_pool"] == []
+    assert site["static_root"] == "/var/www/djangoops/shop/static"
+    with pytest.raises(ValueError, match="shop"):
+        pool_sites([SITE], {"app1": {}}, ["app1"], "/var/www/djangoops")
+
+
+def test_the_firewall_opens_each_port_to_the_hosts_that_need_it_only():
+    def rules(host):
+        return {rule["port"]: rule["sources"] for rule in firewall_rules(HOSTVARS, GROUPS, host)}
+
+    assert rules("lb1") == {80: [], 443: []}
+    assert rules("app1") == {}  # no bind of its own: nothing to open (app_server_bind unset)
+    assert rules("app2") == {8000: ["10.0.0.10"]}
+    assert rules("db1") == {5432: ["10.0.0.11", "10.0.0.14", "10.1.0.12"], 6379: ["10.0.0.11", "10.0.0.14", "10.1.0.12"]}
+    assert rules("worker1") == {}
+
+
+def test_the_firewall_opens_split_mode_ports_and_none_on_a_single_host():
+    hostvars = {
+        "one": {
+            **facts("10.0.0.5"),
+            "djangoops_apps": [
+                {"name": "a", "bind": "0.0.0.0:8000", "websocket_server": "uvicorn", "websocket_bind": "0.0.0.0:8001"},
+                {"name": "b"},
+            ],
+        },
+        "lb": facts("10.0.0.4"),
+    }
+    groups = {"loadbalancers": ["lb"], "appservers": ["one"]}
+    assert [rule["port"] for rule in firewall_rules(hostvars, groups, "one")] == [8000, 8001]
+    single = {"loadbalancers": ["one"], "appservers": ["one"], "databases": ["one"]}
+    assert [rule["port"] for rule in firewall_rules(hostvars, single, "one")] == [80, 443]
+
+
+def test_the_pool_file_marks_only_the_named_hosts_down():
+    variables = role_vars("nginx")
+    members = [{"host": "app1", "address": "10.0.0.11:8000"}, {"host": "app2", "address": "10.0.0.12:8000"}]
+    variables.update(pool_name="shop_app", pool_members=members, nginx_pool_down=["app2"])
+    config = render("nginx", "etc/nginx/djangoops-pools/pool.conf.j2", variables)
+    assert "    server 10.0.0.11:8000 fail_timeout=0; # app1" in config
+    assert "    server 10.0.0.12:8000 fail_timeout=0 down; # app2" in config
+    # The pool entry point's pattern (roles/nginx/tasks/pool.yml) finds each host's line.
+    pattern = re.compile(r"^(\s*server \S+ fail_timeout=0)(?: down)?;( # app2)$", re.MULTILINE)
+    assert pattern.sub(r"\1;\2", config).count(" down") == 0
+
+
+def test_the_firewall_ruleset_is_one_table_and_checks_with_nft(tmp_path):
+    variables = role_vars("firewall")
+    variables.update(
+        firewall_rules=[
+            {"port": 8000, "sources": ["10.0.0.10", "fd00::10"], "comment": "app"},
+            {"port": 443, "sources": []},
+        ],
+        firewall_ssh_sources=["10.0.0.0/24"],
+    )
+    ruleset = render("firewall", "etc/djangoops/firewall.nft.j2", variables)
+    assert "flush ruleset" not in ruleset
+    assert "policy drop;" in ruleset
+    assert "ip saddr { 10.0.0.10 } tcp dport 8000 accept" in ruleset
+    assert "ip6 saddr { fd00::10 } tcp dport 8000 accept" in ruleset
+    assert "        tcp dport 443 accept" in ruleset
+    assert "ip saddr { 10.0.0.0/24 } tcp dport 22 accept" in ruleset
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    if not Path(nft).exists():
+        pytest.skip("nft is not installed on this machine")
+    path = tmp_path / "firewall.nft"
+    path.write_text(ruleset)
+    result = subprocess.run([nft, "-c", "-f", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_each_inventory_parses_and_decrypts_its_vault(environment):
+    inventory = ROOT / "inventories" / environment
+    result = subprocess.run(
+        [shutil.which("ansible-inventory") or "ansible-inventory", "-i", str(inventory),
+         "--vault-password-file", str(VAULT_PASSWORD), "--list", "--export"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "$ANSIBLE_VAULT" not in result.stdout
+    for group in ("loadbalancers", "appservers", "databases", "redis", "workers"):
+        assert f'"{group}"' in result.stdout
+    vault = subprocess.run(
+        [shutil.which("ansible-vault") or "ansible-vault", "view", "--vault-password-file", str(VAULT_PASSWORD),
+         str(inventory / "group_vars" / "all" / "vault.yml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert vault.returncode == 0, vault.stderr
+    assert re.search(r"^vault_shop_secret_key: \S{50,}$", vault.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_each_inventory_passes_the_playbooks_syntax_check(environment):
+    result = subprocess.run(
+        [shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(ROOT / "inventories" / environment),
+         "--vault-password-file", str(VAULT_PASSWORD), "--syntax-check", str(ROOT / "site.yml")],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
