@@ -13,14 +13,15 @@ export PATH := $(BIN):$(PATH)
 # guess from galaxy.yml and warn that collections keep them in extensions/molecule).
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= servers default releases backup acme
+SCENARIOS ?= servers cluster default releases backup acme
 
-.PHONY: help venv lint unit molecule test demo demo-clean images build clean bench-servers
+.PHONY: help venv lint unit molecule test demo demo-clean images build clean bench bench-servers
 
 help:
 	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
 	@echo "make demo-clean  remove the demo container"
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS))"
+	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
 	@echo "make lint | unit | molecule | images | build | venv | clean"
 
@@ -54,6 +55,13 @@ demo: venv
 
 demo-clean:
 	scripts/testbed demo-clean
+
+# Figures, not tests: requests/s and p50/p99 per application server, directly and through nginx;
+# a static file against nginx's own limit; cold, no-change and code-only runs. Writes
+# docs/benchmarks/ (results.json, README.md, chart.png); removes its container at the end.
+bench: venv images
+	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/bench.py
 
 # Figures, not tests: per application server, requests/s through nginx and what a reload or a
 # restart does to requests in flight (converges the servers scenario's host, then removes it).

@@ -7,5 +7,8 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("healthz", views.healthz, name="healthz"),
     path("slow", views.slow, name="slow"),
+    path("bench/plain", views.bench_plain),
+    path("bench/template", views.bench_template),
+    path("bench/db", views.bench_db),
     path("admin/", admin.site.urls),
 ]

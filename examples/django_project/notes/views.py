@@ -3,7 +3,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
@@ -56,3 +56,17 @@ def slow(request):
         delay = 1000
     time.sleep(delay / 1000)
     return JsonResponse({"slept_ms": delay, "release": settings.RELEASE_ID})
+
+
+# The benchmark's endpoints (make bench): a plain response, a template render, a database read.
+def bench_plain(request):
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def bench_template(request):
+    return render(request, "notes/bench.html", {"items": range(100)})
+
+
+def bench_db(request):
+    notes = list(Note.objects.values("id", "text", "created")[:50])
+    return JsonResponse({"notes": notes})

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""make bench: how fast the deployed stacks serve, and how fast the collection converges.
+
+Figures, not tests: every number is printed and written under docs/benchmarks/ (results.json,
+README.md with the tables, chart.png), with the machine, the versions and the commands.
+
+1. The collection: a cold converge of the demo's inventory on a bare Debian 12 container, a
+   second run (it must change nothing), and a code-only deploy (playbooks/deploy.yml with one
+   template changed).
+2. The servers: the same container then runs the example project once per application server
+   (and split mode), each on its own loopback TCP port behind nginx. wrk, inside the container,
+   measures requests per second and p50/p99 latency for a plain response, a template render and
+   a database read, directly against the app server and through nginx over HTTPS with
+   keep-alive, in the same run, so the proxy's cost is a ratio.
+3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
+   file (a bare server with sendfile, the same TLS settings, in the same container).
+
+Every load run is bounded (--seconds); all traffic stays inside the container. The container is
+removed at the end (--keep leaves it).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "benchmarks"
+CONTAINER = "djangoops-bench"
+IMAGE = "djangoops/debian:12"
+EXAMPLE = ROOT / "examples" / "django_project"
+SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
+ENDPOINTS = {"plain": "/bench/plain", "template": "/bench/template", "db": "/bench/db"}
+STATIC_FILE = "notes/sample-10k.txt"
+BARE_PORT = 8443
+
+
+def say(message):
+    print(f"[bench] {message}", flush=True)
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, check=True, text=True, capture_output=True, **kwargs).stdout
+
+
+def docker(*args, check=True):
+    result = subprocess.run(["docker", *args], text=True, capture_output=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args[:3])}...: {result.stderr.strip()}")
+    return result.stdout
+
+
+def sh(command, check=True):
+    return docker("exec", CONTAINER, "sh", "-c", command, check=check)
+
+
+def site_of(app):
+    return f"{app.replace('_', '-')}.bench.test"
+
+
+def apps():
+    """One app per server, each on its own loopback port, and split mode."""
+    entries = [
+        {"name": server, "server": server, "server_names": [site_of(server)], "bind": f"127.0.0.1:{8101 + n}"}
+        for n, server in enumerate(SERVERS)
+    ]
+    entries.append(
+        {
+            "name": "split",
+            "server": "gunicorn",
+            "server_names": [site_of("split")],
+            "bind": f"127.0.0.1:{8101 + len(SERVERS)}",
+            "websocket_server": "uvicorn",
+            "websocket_paths": ["/ws/"],
+            "websocket_bind": f"127.0.0.1:{8201 + len(SERVERS)}",
+        }
+    )
+    return entries
+
+
+def write_inventory(folder):
+    """The demo's inventory, pointed at the bench container."""
+    shutil.copytree(ROOT / "inventories" / "demo" / "group_vars", folder / "group_vars")
+    app_vars = folder / "group_vars" / "all" / "app.yml"
+    text = app_vars.read_text().replace('"{{ inventory_dir }}/../../examples/django_project"', f'"{EXAMPLE}"')
+    app_vars.write_text(text.replace("demo.djangoops.test", "bench.djangoops.test"))
+    groups = "\n".join(
+        f"    {group}:\n      hosts:\n        {CONTAINER}:" for group in ("loadbalancers", "appservers", "databases", "redis", "workers")
+    )
+    (folder / "hosts.yml").write_text(
+        f"---\ndjangoops:\n  children:\n{groups}\n  vars:\n    ansible_connection: community.docker.docker\n    ansible_become: false\n"
+    )
+    (folder / "apps.json").write_text(json.dumps({"djangoops_apps": apps()}))
+    return folder
+
+
+def playbook(inventory, name, *extra):
+    """Run a playbook as a user would; seconds taken, tasks changed, output."""
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    args = ["ansible-playbook", "-i", str(inventory), str(ROOT / name)]
+    for value in extra:
+        args += ["-e", value]
+    started = time.monotonic()
+    result = subprocess.run(args, text=True, capture_output=True, check=False, cwd=ROOT, env=env, timeout=3600)
+    seconds = round(time.monotonic() - started, 1)
+    if result.returncode != 0:
+        print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
+        raise RuntimeError(f"{name} failed")
+    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", result.stdout.split("PLAY RECAP")[-1]))
+    tasks = sum(int(n) for n in re.findall(r"\bok=(\d+)", result.stdout.split("PLAY RECAP")[-1]))
+    return {"seconds": seconds, "changed": changed, "tasks_ok": tasks}
+
+
+def start_container():
+    docker("rm", "-f", CONTAINER, check=False)
+    flags = run([str(ROOT / "scripts" / "testbed"), "run-flags"]).split()
+    docker("run", "-d", "--name", CONTAINER, "--hostname", "bench", *flags, IMAGE, "/lib/systemd/systemd")
+    for _ in range(60):
+        state = docker("exec", CONTAINER, "systemctl", "is-system-running", check=False).strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"systemd did not boot in {CONTAINER}")
+
+
+def collection_timings(inventory, workdir):
+    say("cold converge of the demo's inventory on a bare Debian 12 container")
+    cold = playbook(inventory, "site.yml")
+    say(f"  {cold['seconds']} s, {cold['changed']} changed")
+    say("second run, which must change nothing")
+    again = playbook(inventory, "site.yml")
+    say(f"  {again['seconds']} s, {again['changed']} changed")
+    code = workdir / "code-only"
+    shutil.copytree(EXAMPLE, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
+    index = code / "notes" / "templates" / "notes" / "index.html"
+    index.write_text(index.read_text().replace("<h1>djangoops example</h1>", "<h1>djangoops example, code-only</h1>"))
+    say("code-only deploy (one template changed): playbooks/deploy.yml")
+    deploy = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}")
+    say(f"  {deploy['seconds']} s, {deploy['changed']} changed")
+    return {"cold_converge": cold, "no_change": again, "code_only_deploy": deploy}
+
+
+def parse_wrk(output):
+    def duration(text):
+        value, unit = re.match(r"([0-9.]+)(us|ms|s)", text).groups()
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 3)
+
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))}
+    for percent in ("50", "99"):
+        match = re.search(rf"^\s+{percent}%\s+(\S+)", output, re.MULTILINE)
+        figures[f"p{percent}_ms"] = duration(match.group(1)) if match else None
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    figures["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    figures["socket_errors"] = sum(int(n) for n in errors.groups()) if errors else 0
+    figures["requests"] = int(re.search(r"(\d+) requests in", output).group(1))
+    return figures
+
+
+def wrk(url, seconds, connections, headers=()):
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        args += ["-H", header]
+    return parse_wrk(docker("exec", CONTAINER, *args, url))
+
+
+def prepare_load_tools():
+    sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+    # Rows for the database read: 50 notes in each app's database.
+    seed = "from notes.models import Note; n = Note.objects.count(); Note.objects.bulk_create([Note(text=f'bench note {i}') for i in range(n, 50)])"
+    for entry in apps():
+        sh(f'/srv/{entry["name"]}/bin/manage shell --no-imports -c "{seed}"')
+    names = " ".join(site_of(entry["name"]) for entry in apps())
+    sh(f"grep -q 'bench.test' /etc/hosts || echo '127.0.0.1 {names} bare.bench.test' >> /etc/hosts")
+
+
+def server_figures(seconds, connections):
+    results = {}
+    for entry in apps():
+        app, site = entry["name"], site_of(entry["name"])
+        port = entry["bind"].rsplit(":", 1)[1]
+        results[app] = {}
+        for endpoint, path in ENDPOINTS.items():
+            direct = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"])
+            proxied = wrk(f"https://{site}{path}", seconds, connections)
+            ratio = round(proxied["rps"] / direct["rps"], 3) if direct["rps"] else None
+            results[app][endpoint] = {"direct": direct, "nginx": proxied, "nginx_over_direct": ratio}
+            say(
+                f"  {app:17} {endpoint:9} direct {direct['rps']:8.0f}/s p50 {direct['p50_ms']} ms p99 {direct['p99_ms']} ms"
+                f" | nginx {proxied['rps']:8.0f}/s p50 {proxied['p50_ms']} ms p99 {proxied['p99_ms']} ms | {ratio}"
+            )
+    return results
+
+
+def static_figures(seconds, connections):
+    """The deployed site's static file against a bare nginx server with the same file."""
+    manifest = json.loads(sh("cat /srv/gunicorn/current/static/staticfiles.json"))
+    hashed = manifest["paths"][STATIC_FILE]
+    sh("mkdir -p /srv/bench-bare && cp /srv/gunicorn/current/static/" + STATIC_FILE + " /srv/bench-bare/sample-10k.txt")
+    bare = f"""server {{
+    listen 127.0.0.1:{BARE_PORT} ssl;
+    server_name bare.bench.test;
+    ssl_certificate /etc/ssl/djangoops/gunicorn.crt;
+    ssl_certificate_key /etc/ssl/private/djangoops-gunicorn.key;
+    location / {{
+        root /srv/bench-bare;
+        sendfile on;
+    }}
+}}
+"""
+    docker_write("/etc/nginx/sites-enabled/zz-bench-bare.conf", bare)
+    sh("nginx -t -q && systemctl reload nginx && sleep 1")
+    site = wrk(f"https://{site_of('gunicorn')}/static/{hashed}", seconds, connections)
+    limit = wrk(f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", seconds, connections)
+    size = int(sh("stat -c %s /srv/bench-bare/sample-10k.txt"))
+    ratio = round(site["rps"] / limit["rps"], 3) if limit["rps"] else None
+    say(f"  static {size} B: site {site['rps']:.0f}/s, bare nginx {limit['rps']:.0f}/s, {ratio}")
+    return {"file": f"/static/{hashed}", "bytes": size, "site": site, "bare_nginx": limit, "site_over_bare": ratio}
+
+
+def docker_write(path, content):
+    subprocess.run(["docker", "exec", "-i", CONTAINER, "sh", "-c", f"cat > {path}"], input=content, text=True, check=True)
+
+
+def versions():
+    found = {
+        "debian": sh("cat /etc/debian_version").strip(),
+        "nginx": sh("nginx -v 2>&1").strip().split("/")[-1],
+        "python": sh("python3 --version").split()[-1],
+    }
+    freeze = sh(
+        "/srv/split/current/venv/bin/pip freeze 2>/dev/null; for a in "
+        + " ".join(SERVERS)
+        + "; do /srv/$a/current/venv/bin/pip freeze 2>/dev/null; done"
+    )
+    for line in sorted(set(freeze.split())):
+        name, _, version = line.partition("==")
+        if name.lower() in {"django", "gunicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian", "uvicorn-worker"}:
+            found[name.lower()] = version
+    return found
+
+
+def machine():
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?"
+    )
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
+    return {"cpu": model, "cpus": os.cpu_count(), "memory_gb": round(int(memory) / 1024 / 1024, 1), "kernel": platform.release()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "8")), help="each wrk run (default 8)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--keep", action="store_true", help="leave the container running")
+    parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
+    args = parser.parse_args()
+
+    started = datetime.now(UTC)
+    results = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": {"seconds": args.seconds, "connections": args.connections, "threads": 2},
+    }
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            inventory = write_inventory(Path(tmp) / "inventory")
+            start_container()
+            if not args.skip_timings:
+                results["collection"] = collection_timings(inventory, Path(tmp))
+            say("one app per server (and split mode), each on a loopback port behind nginx")
+            results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
+            prepare_load_tools()
+            say(f"servers: wrk -t2 -c{args.connections} -d{args.seconds}s, direct and through nginx")
+            results["servers"] = server_figures(args.seconds, args.connections)
+            say("static files")
+            results["static"] = static_figures(args.seconds, args.connections)
+            results["versions"] = versions()
+    finally:
+        if not args.keep:
+            docker("rm", "-f", CONTAINER, check=False)
+    results["seconds"] = round((datetime.now(UTC) - started).total_seconds())
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+    say(f"written: {OUT / 'results.json'}, {OUT / 'README.md'}, {OUT / 'chart.png'}")
+
+
+if __name__ == "__main__":
+    main()

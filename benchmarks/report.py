@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Write docs/benchmarks/README.md (tables, targets) and chart.png from docs/benchmarks/results.json.
+
+python3 benchmarks/report.py     (benchmarks/bench.py runs it at the end)
+"""
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
+ENDPOINTS = ("plain", "template", "db")
+
+# The issue's targets, each with how it is read from the figures.
+TARGETS = {
+    "nginx_over_direct": 0.90,
+    "static_over_bare": 0.90,
+    "split_over_wsgi": 0.90,
+    "no_change_seconds": 20,
+    "code_only_seconds": 45,
+    "cold_converge_seconds": 300,
+}
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def targets(results):
+    rows = []
+    servers = results["servers"]
+    worst = min((figures[e]["nginx_over_direct"], app, e) for app, figures in servers.items() for e in ENDPOINTS)
+    rows.append(
+        (
+            "through nginx ≥ 90% of direct, every server and endpoint",
+            f"lowest {worst[0]:.0%} ({worst[1]}, {worst[2]})",
+            verdict(worst[0] >= TARGETS["nginx_over_direct"]),
+        )
+    )
+    static = results["static"]["site_over_bare"]
+    rows.append(("static file through the site ≥ 90% of bare nginx", f"{static:.0%}", verdict(static >= TARGETS["static_over_bare"])))
+    split = min(servers["split"][e]["nginx"]["rps"] / servers["gunicorn"][e]["nginx"]["rps"] for e in ENDPOINTS)
+    rows.append(
+        ("split mode within 10% of pure WSGI (gunicorn) on HTTP", f"lowest {split:.0%}", verdict(split >= TARGETS["split_over_wsgi"]))
+    )
+    collection = results.get("collection")
+    if collection:
+        again = collection["no_change"]
+        rows.append(
+            (
+                "a no-change run under 20 s, zero changed",
+                f"{again['seconds']} s, {again['changed']} changed",
+                verdict(again["seconds"] < TARGETS["no_change_seconds"] and again["changed"] == 0),
+            )
+        )
+        code = collection["code_only_deploy"]["seconds"]
+        rows.append(("a code-only deploy under 45 s", f"{code} s", verdict(code < TARGETS["code_only_seconds"])))
+        cold = collection["cold_converge"]["seconds"]
+        rows.append(("a cold converge of the demo under 5 min", f"{cold} s", verdict(cold < TARGETS["cold_converge_seconds"])))
+    return rows
+
+
+def markdown(results):
+    settings = results["settings"]
+    machine = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (benchmarks/bench.py, then benchmarks/report.py) on "
+        f"{results['date']}; figures, not tests. Raw figures: [results.json](results.json).",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']} GB, kernel {machine['kernel']}. "
+        "Everything runs in one Debian container on it: wrk, nginx and the app server share the CPUs, "
+        "so these are figures for comparing the servers and the proxy's cost, not a capacity plan.",
+        "",
+        "Versions: " + ", ".join(f"{name} {version}" for name, version in sorted(results["versions"].items())) + ".",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {value} | {state} |" for name, value, state in targets(results)]
+    lines += [
+        "",
+        "## Application servers",
+        "",
+        f"`wrk -t{settings['threads']} -c{settings['connections']} -d{settings['seconds']}s --latency`, inside the container. "
+        "*direct*: plain HTTP to the app server's loopback port (Host and X-Forwarded-Proto set as nginx sets them); "
+        "*nginx*: HTTPS with keep-alive through the deployed site, nginx keeping connections to the app server alive. "
+        "Each app has the default worker count (one per CPU, at least two). "
+        "Endpoints of the example project: *plain* returns a short text; *template* renders a template "
+        "with a loop of 100 items; *db* reads 50 rows from SQLite and returns them as JSON.",
+        "",
+        "| server | endpoint | direct req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms | nginx / direct |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for app, figures in results["servers"].items():
+        for endpoint in ENDPOINTS:
+            direct, proxied = figures[endpoint]["direct"], figures[endpoint]["nginx"]
+            errors = direct["non_2xx"] + direct["socket_errors"] + proxied["non_2xx"] + proxied["socket_errors"]
+            flag = f" ({errors} errors)" if errors else ""
+            lines.append(
+                f"| {app} | {endpoint} | {direct['rps']:.0f} | {direct['p50_ms']} | {direct['p99_ms']} | "
+                f"{proxied['rps']:.0f} | {proxied['p50_ms']} | {proxied['p99_ms']} | {figures[endpoint]['nginx_over_direct']:.0%}{flag} |"
+            )
+    static = results["static"]
+    lines += [
+        "",
+        "## Static files",
+        "",
+        f"`{static['file']}` ({static['bytes']} bytes) through the deployed site (the app's hashed file, "
+        "its cache and security headers, open_file_cache) against a bare nginx server in the same "
+        "container with the same TLS settings, `root` and `sendfile on` and nothing else.",
+        "",
+        "| | req/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: |",
+        f"| deployed site | {static['site']['rps']:.0f} | {static['site']['p50_ms']} | {static['site']['p99_ms']} |",
+        f"| bare nginx | {static['bare_nginx']['rps']:.0f} | {static['bare_nginx']['p50_ms']} | {static['bare_nginx']['p99_ms']} |",
+    ]
+    collection = results.get("collection")
+    if collection:
+        lines += [
+            "",
+            "## The collection",
+            "",
+            "`ansible-playbook -i <the demo's inventory, pointed at the bench container> site.yml` on a bare "
+            "Debian 12 container (the control node reaches it with `docker exec`), then once more, then "
+            "`playbooks/deploy.yml -e django_app_source_path=<the example with one template changed>`.",
+            "",
+            "| run | seconds | tasks ok | changed |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, label in (("cold_converge", "cold converge"), ("no_change", "second run"), ("code_only_deploy", "code-only deploy")):
+            run = collection[name]
+            lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+    converge = results.get("collection_servers_converge")
+    if converge:
+        lines += ["", f"Converging the eight apps of the server figures took {converge['seconds']} s."]
+    lines += ["", "![requests per second per server, direct and through nginx](chart.png)", ""]
+    return "\n".join(lines)
+
+
+def chart(results):
+    import matplotlib  # only the report needs it (benchmarks/requirements.txt)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    apps = list(results["servers"])
+    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(15, 5), sharey=False)
+    width = 0.4
+    for axis, endpoint in zip(axes, ENDPOINTS, strict=True):
+        direct = [results["servers"][app][endpoint]["direct"]["rps"] for app in apps]
+        proxied = [results["servers"][app][endpoint]["nginx"]["rps"] for app in apps]
+        positions = range(len(apps))
+        axis.bar([p - width / 2 for p in positions], direct, width, label="direct")
+        axis.bar([p + width / 2 for p in positions], proxied, width, label="through nginx (HTTPS)")
+        axis.set_xticks(list(positions), apps, rotation=45, ha="right")
+        axis.set_title(endpoint)
+        axis.set_ylabel("requests/s")
+    axes[0].legend()
+    figure.suptitle("djangoops.stack: requests per second per application server")
+    figure.tight_layout()
+    figure.savefig(OUT / "chart.png", dpi=100)
+
+
+def main():
+    results = json.loads((OUT / "results.json").read_text())
+    (OUT / "README.md").write_text(markdown(results))
+    chart(results)
+
+
+if __name__ == "__main__":
+    main()
