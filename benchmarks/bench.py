@@ -190,7 +190,7 @@ def server_figures(seconds, connections):
         results[app] = {}
         for endpoint, path in ENDPOINTS.items():
             direct = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"])
-            proxied = wrk(f"https://{site}{path}", seconds, connections)
+            proxied = wrk(f"https://{site}:443{path}", seconds, connections)  # a port: no /etc/services
             ratio = round(proxied["rps"] / direct["rps"], 3) if direct["rps"] else None
             results[app][endpoint] = {"direct": direct, "nginx": proxied, "nginx_over_direct": ratio}
             say(
@@ -218,7 +218,7 @@ def static_figures(seconds, connections):
 """
     docker_write("/etc/nginx/sites-enabled/zz-bench-bare.conf", bare)
     sh("nginx -t -q && systemctl reload nginx && sleep 1")
-    site = wrk(f"https://{site_of('gunicorn')}/static/{hashed}", seconds, connections)
+    site = wrk(f"https://{site_of('gunicorn')}:443/static/{hashed}", seconds, connections)
     limit = wrk(f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", seconds, connections)
     size = int(sh("stat -c %s /srv/bench-bare/sample-10k.txt"))
     ratio = round(site["rps"] / limit["rps"], 3) if limit["rps"] else None

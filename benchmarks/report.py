@@ -70,7 +70,10 @@ def markdown(results):
         "",
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']} GB, kernel {machine['kernel']}. "
         "Everything runs in one Debian container on it: wrk, nginx and the app server share the CPUs, "
-        "so these are figures for comparing the servers and the proxy's cost, not a capacity plan.",
+        "so these are figures for comparing the servers and the proxy's cost, not a capacity plan. "
+        "Each run is short on two shared cores: the same server measured twice differs by up to about 20% "
+        "(the gunicorn and split rows serve the same gunicorn app), and for the fastest endpoints nginx's "
+        "TLS work takes CPU from the app server itself, which a load balancer on its own host would not.",
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in sorted(results["versions"].items())) + ".",
         "",

@@ -6,7 +6,6 @@ failed request allowed. The rolling steps build on each other, in order."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,6 @@ import testinfra
 from site_client import APP, SITE, Client
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-EXAMPLE = ROOT / "examples" / "django_project"
 LOADGEN = ROOT / "benchmarks" / "loadgen.py"
 LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
 POOL = f"/etc/nginx/djangoops-pools/{APP}_app.conf"
@@ -83,21 +81,6 @@ def live_release(name):
 
 def pool_lines():
     return [line.strip() for line in on(LB).file(POOL).content_string.splitlines() if "server " in line]
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory):
-    """v2: the example with a visible change; v3: v2 with an import error in a view module."""
-    base = tmp_path_factory.mktemp("versions")
-    v2 = base / "v2"
-    shutil.copytree(EXAMPLE, v2, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
-    index = v2 / "notes" / "templates" / "notes" / "index.html"
-    index.write_text(index.read_text().replace("<h1>djangoops example</h1>", "<h1>djangoops example v2</h1>"))
-    v3 = base / "v3"
-    shutil.copytree(v2, v3)
-    views = v3 / "notes" / "views.py"
-    views.write_text("import module_that_does_not_exist  # noqa: F401\n" + views.read_text())
-    return {"v2": v2, "v3": v3}
 
 
 def test_the_load_balancer_pools_both_app_hosts_over_tls(host):

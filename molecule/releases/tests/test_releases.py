@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from site_client import APP, Client
 
 ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
@@ -31,21 +29,6 @@ def playbook(name, *extra_vars, verbose=False):
     result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900, env=env)
     # One line: messages wrap in the callback's output.
     return " ".join((result.stdout + result.stderr).split()), result.returncode
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory):
-    """v2: the example with a visible change; v3: v2 with an import error in a view module."""
-    base = tmp_path_factory.mktemp("versions")
-    v2 = base / "v2"
-    shutil.copytree(EXAMPLE, v2, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
-    index = v2 / "notes" / "templates" / "notes" / "index.html"
-    index.write_text(index.read_text().replace("<h1>djangoops example</h1>", "<h1>djangoops example v2</h1>"))
-    v3 = base / "v3"
-    shutil.copytree(v2, v3)
-    views = v3 / "notes" / "views.py"
-    views.write_text("import module_that_does_not_exist  # noqa: F401\n" + views.read_text())
-    return {"v2": v2, "v3": v3}
 
 
 def heading(client):

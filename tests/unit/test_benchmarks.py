@@ -1,0 +1,71 @@
+"""The benchmark's parsing and report (make bench itself is not a test: it prints figures)."""
+
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench
+import report
+
+WRK = """Running 8s test @ https://gunicorn.bench.test:443/bench/plain
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    27.13ms    5.30ms  80.01ms   85.00%
+    Req/Sec   295.44     30.12   350.00     70.00%
+  Latency Distribution
+     50%   26.50ms
+     75%   29.00ms
+     90%   33.00ms
+     99%    1.20s
+  4722 requests in 8.01s, 1.20MB read
+  Non-2xx or 3xx responses: 3
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:    589.52
+Transfer/sec:    153.00KB
+"""
+
+
+def test_wrk_output_is_parsed_with_units():
+    figures = bench.parse_wrk(WRK)
+    assert figures == {"rps": 589.52, "p50_ms": 26.5, "p99_ms": 1200.0, "non_2xx": 3, "socket_errors": 3, "requests": 4722}
+
+
+def test_one_app_per_server_and_split_mode_each_on_its_own_port():
+    apps = bench.apps()
+    assert [a["name"] for a in apps] == [*bench.SERVERS, "split"]
+    assert len({a["bind"] for a in apps}) == len(apps)
+    assert apps[-1]["websocket_server"] == "uvicorn"
+
+
+def test_the_report_reads_the_targets_from_the_figures():
+    run = {"rps": 100.0, "p50_ms": 1.0, "p99_ms": 2.0, "non_2xx": 0, "socket_errors": 0, "requests": 800}
+    slow = {**run, "rps": 80.0}
+    servers = {
+        app: {
+            e: {"direct": run, "nginx": slow if app == "uwsgi" else run, "nginx_over_direct": 0.8 if app == "uwsgi" else 1.0}
+            for e in report.ENDPOINTS
+        }
+        for app in [*bench.SERVERS, "split"]
+    }
+    results = {
+        "date": "2026-11-22T00:00:00+00:00",
+        "machine": {"cpu": "test", "cpus": 2, "memory_gb": 1, "kernel": "6"},
+        "settings": {"seconds": 8, "connections": 16, "threads": 2},
+        "versions": {"nginx": "1.22.1"},
+        "servers": servers,
+        "static": {"file": "/static/x", "bytes": 10240, "site": run, "bare_nginx": run, "site_over_bare": 1.0},
+        "collection": {
+            "cold_converge": {"seconds": 120, "changed": 49, "tasks_ok": 150},
+            "no_change": {"seconds": 54, "changed": 0, "tasks_ok": 150},
+            "code_only_deploy": {"seconds": 84, "changed": 11, "tasks_ok": 100},
+        },
+    }
+    rows = {name: (value, state) for name, value, state in report.targets(results)}
+    assert rows["through nginx ≥ 90% of direct, every server and endpoint"] == ("lowest 80% (uwsgi, db)", "**missed**")
+    assert rows["a cold converge of the demo under 5 min"] == ("120 s", "met")
+    assert rows["a no-change run under 20 s, zero changed"][1] == "**missed**"
+    text = report.markdown(results)
+    assert "| uwsgi | plain | 100 |" in text
+    assert "chart.png" in text
