@@ -1,0 +1,67 @@
+"""A rolling deploy's order does not depend on Python's hash seed: the host that migrates is the
+first app host of the first batch, and the batch and load balancer lists keep the inventory's
+order, in every run (a set, as the intersect filter makes, changes order from run to run)."""
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+INVENTORY = """\
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  children:
+    loadbalancers:
+      hosts: {lb-c: {}, lb-a: {}, lb-b: {}, app-z: {}}
+    appservers:
+      hosts: {app-z: {}, app-m: {}, app-a: {}, app-q: {}}
+    workers:
+      hosts: {work-b: {}, work-a: {}}
+"""
+
+PLAY = f"""\
+- name: The variables a rolling deploy reads, batch by batch
+  hosts: appservers:workers
+  gather_facts: false
+  serial: 2
+  vars_files:
+    - {ROOT}/playbooks/vars/apps.yml
+  vars:
+    __djangoops_batch_web: "{{{{ ansible_play_batch | select('in', groups['appservers'] | default([])) | list }}}}"
+  tasks:
+    - name: Print them
+      ansible.builtin.debug:
+        msg: "ORDER {{{{ __djangoops_migrator }}}} {{{{ __djangoops_lbs | join(',') }}}} {{{{ __djangoops_batch_web | join(',') }}}}"
+"""
+
+
+@pytest.fixture(scope="module")
+def play(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("order")
+    (folder / "hosts.yml").write_text(INVENTORY)
+    (folder / "play.yml").write_text(PLAY)
+    return folder
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "2", "3"])
+def test_the_migrator_and_the_lists_keep_the_inventory_order(play, seed):
+    env = {**os.environ, "PYTHONHASHSEED": seed, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(play / "hosts.yml"), str(play / "play.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    printed = [line.split("ORDER ", 1)[1].rstrip("'\"").split(" ") for line in result.stdout.splitlines() if "ORDER " in line]
+    assert len(printed) == 6, result.stdout[-2000:]  # six hosts, three batches
+    # Every host of every batch names the same migrator, the first app host, and the same pools.
+    assert {(migrator, lbs) for migrator, lbs, _ in printed} == {("app-z", "lb-c,lb-a,lb-b")}
+    assert {batch for _, _, batch in printed} == {"app-z,app-m", "app-a,app-q", ""}
