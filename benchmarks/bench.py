@@ -11,7 +11,10 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    (and split mode), each on its own loopback TCP port behind nginx. wrk, inside the container,
    measures requests per second and p50/p99 latency for a plain response, a template render and
    a database read, directly against the app server and through nginx over HTTPS with
-   keep-alive, in the same run, so the proxy's cost is a ratio.
+   keep-alive, in the same run, so the proxy's cost is a ratio. The app server measured runs on
+   the last CPU, wrk and nginx on the others (taskset), as a load balancer on its own host
+   would: the ratio is then what the proxy costs the app, not CPU that nginx's TLS takes from
+   it. Each pair of runs is repeated (--repeat) and the median kept.
 3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
    file (a bare server with sendfile, the same TLS settings, in the same container).
 
@@ -165,11 +168,43 @@ def parse_wrk(output):
     return figures
 
 
+def cpus():
+    """(the app's CPU, the CPUs for wrk and nginx): the last one for the app, the rest for load."""
+    count = int(sh("nproc").strip())
+    if count < 2:
+        return None, None
+    return str(count - 1), f"0-{count - 2}" if count > 2 else "0"
+
+
 def wrk(url, seconds, connections, headers=()):
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    _, load_cpus = cpus()
+    args = (["taskset", "-c", load_cpus] if load_cpus else []) + ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         args += ["-H", header]
     return parse_wrk(docker("exec", CONTAINER, *args, url))
+
+
+# Every process of a unit, and the processes they started (the workers), to the given CPUs.
+PIN_TREE = (
+    'pin() { taskset -apc "$2" "$1" >/dev/null; for child in $(ps -o pid= --ppid "$1"); do pin "$child" "$2"; done; }; '
+    'for unit in $UNITS; do systemctl start "$unit"; main=$(systemctl show -p MainPID --value "$unit"); '
+    '[ "$main" -gt 0 ] && pin "$main" "$CPUS"; done'
+)
+
+
+def pin(units, cpus_list):
+    """Pin the units' processes; new workers inherit it from their master."""
+    if cpus_list:
+        sh(f"UNITS='{' '.join(units)}' CPUS={cpus_list}; {PIN_TREE}")
+
+
+def app_units(app):
+    return [f"{app}.service"] + ([f"{app}-ws.service"] if app == "split" else [])
+
+
+def median_run(runs):
+    """The run with the median requests per second (the figures of one real run)."""
+    return sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
 
 
 def prepare_load_tools():
@@ -182,15 +217,26 @@ def prepare_load_tools():
     sh(f"grep -q 'bench.test' /etc/hosts || echo '127.0.0.1 {names} bare.bench.test' >> /etc/hosts")
 
 
-def server_figures(seconds, connections):
+def server_figures(seconds, connections, repeat):
+    app_cpu, load_cpus = cpus()
+    pin(["nginx.service"], load_cpus)
+    every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
     results = {}
     for entry in apps():
         app, site = entry["name"], site_of(entry["name"])
         port = entry["bind"].rsplit(":", 1)[1]
+        # The app measured alone on its CPU; the others (idle) out of its way.
+        pin(every_app, load_cpus)
+        pin(app_units(app), app_cpu)
         results[app] = {}
         for endpoint, path in ENDPOINTS.items():
-            direct = wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"])
-            proxied = wrk(f"https://{site}:443{path}", seconds, connections)  # a port: no /etc/services
+            directs, proxieds = [], []
+            for _ in range(repeat):  # alternating, so a slow spell of the machine hits both
+                directs.append(wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"]))
+                proxieds.append(wrk(f"https://{site}:443{path}", seconds, connections))  # a port: no /etc/services
+            direct, proxied = median_run(directs), median_run(proxieds)
+            direct["runs_rps"] = [run["rps"] for run in directs]
+            proxied["runs_rps"] = [run["rps"] for run in proxieds]
             ratio = round(proxied["rps"] / direct["rps"], 3) if direct["rps"] else None
             results[app][endpoint] = {"direct": direct, "nginx": proxied, "nginx_over_direct": ratio}
             say(
@@ -200,7 +246,7 @@ def server_figures(seconds, connections):
     return results
 
 
-def static_figures(seconds, connections):
+def static_figures(seconds, connections, repeat):
     """The deployed site's static file against a bare nginx server with the same file."""
     manifest = json.loads(sh("cat /srv/gunicorn/current/static/staticfiles.json"))
     hashed = manifest["paths"][STATIC_FILE]
@@ -218,8 +264,13 @@ def static_figures(seconds, connections):
 """
     docker_write("/etc/nginx/sites-enabled/zz-bench-bare.conf", bare)
     sh("nginx -t -q && systemctl reload nginx && sleep 1")
-    site = wrk(f"https://{site_of('gunicorn')}:443/static/{hashed}", seconds, connections)
-    limit = wrk(f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", seconds, connections)
+    sites, limits = [], []
+    for _ in range(repeat):
+        sites.append(wrk(f"https://{site_of('gunicorn')}:443/static/{hashed}", seconds, connections))
+        limits.append(wrk(f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", seconds, connections))
+    site, limit = median_run(sites), median_run(limits)
+    site["runs_rps"] = [run["rps"] for run in sites]
+    limit["runs_rps"] = [run["rps"] for run in limits]
     size = int(sh("stat -c %s /srv/bench-bare/sample-10k.txt"))
     ratio = round(site["rps"] / limit["rps"], 3) if limit["rps"] else None
     say(f"  static {size} B: site {site['rps']:.0f}/s, bare nginx {limit['rps']:.0f}/s, {ratio}")
@@ -258,8 +309,9 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "8")), help="each wrk run (default 8)")
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "5")), help="each wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement, the median kept (default 3)")
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
     args = parser.parse_args()
@@ -268,7 +320,7 @@ def main():
     results = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
-        "settings": {"seconds": args.seconds, "connections": args.connections, "threads": 2},
+        "settings": {"seconds": args.seconds, "connections": args.connections, "threads": 2, "repeat": args.repeat},
     }
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -280,9 +332,11 @@ def main():
             results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
             prepare_load_tools()
             say(f"servers: wrk -t2 -c{args.connections} -d{args.seconds}s, direct and through nginx")
-            results["servers"] = server_figures(args.seconds, args.connections)
+            app_cpu, load_cpus = cpus()
+            results["settings"]["cpus"] = {"app_server": app_cpu, "wrk_and_nginx": load_cpus}
+            results["servers"] = server_figures(args.seconds, args.connections, args.repeat)
             say("static files")
-            results["static"] = static_figures(args.seconds, args.connections)
+            results["static"] = static_figures(args.seconds, args.connections, args.repeat)
             results["versions"] = versions()
     finally:
         if not args.keep:

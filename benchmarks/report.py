@@ -69,11 +69,18 @@ def markdown(results):
         f"{results['date']}; figures, not tests. Raw figures: [results.json](results.json).",
         "",
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']} GB, kernel {machine['kernel']}. "
-        "Everything runs in one Debian container on it: wrk, nginx and the app server share the CPUs, "
-        "so these are figures for comparing the servers and the proxy's cost, not a capacity plan. "
-        "Each run is short on two shared cores: the same server measured twice differs by up to about 20% "
-        "(the gunicorn and split rows serve the same gunicorn app), and for the fastest endpoints nginx's "
-        "TLS work takes CPU from the app server itself, which a load balancer on its own host would not.",
+        "Everything runs in one Debian container on it, so these are figures for comparing the servers "
+        "and the proxy's cost, not a capacity plan. "
+        + (
+            f"The app server measured runs alone on CPU {settings['cpus']['app_server']}; wrk and nginx run on "
+            f"CPU {settings['cpus']['wrk_and_nginx']} (taskset), as a load balancer on its own host would, so "
+            "that nginx's TLS work does not take CPU from the app server it is measured against. "
+            if settings.get("cpus", {}).get("app_server")
+            else "wrk, nginx and the app server share the CPUs. "
+        )
+        + f"Each figure is the median of {settings.get('repeat', 1)} runs, direct and through nginx alternating "
+        "(every run's figure is in results.json); the gunicorn and split rows serve the same gunicorn app, "
+        "which shows what is left of the noise.",
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in sorted(results["versions"].items())) + ".",
         "",

@@ -64,6 +64,14 @@ def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
     assert host.file(f"/srv/{APP}/previous").linked_to.endswith(f"/releases/{v1}")
     # The post-release command ran on the new release, before it went live.
     assert "clearsessions" in output
+    # The same requirements: v2 runs in v1's virtualenv, and pip did not run.
+    v2 = live_release(host)
+    venv = host.file(f"/srv/{APP}/releases/{v2}/venv")
+    assert venv.is_symlink
+    assert venv.linked_to.startswith(f"/srv/{APP}/venvs/")
+    assert host.file(f"/srv/{APP}/releases/{v1}/venv").linked_to == venv.linked_to
+    pip_task = r"TASK \[djangoops\.stack\.django_app : Create the release's virtualenv[^\]]*\] \**\s*skipping"
+    assert re.search(pip_task, output), output[-3000:]
 
 
 def test_rollback_puts_v1_back_and_a_second_rollback_v2(client, host):
@@ -172,3 +180,8 @@ def test_unfinished_and_old_releases_are_removed_but_live_and_previous_kept(host
     assert len(releases) <= 3  # django_app_keep_releases
     for release in releases:  # the broken v3 is gone
         assert host.file(f"/srv/{APP}/releases/{release}/.djangoops-release-complete").exists
+    # Every shared virtualenv left is one a kept release uses.
+    used = {host.file(f"/srv/{APP}/releases/{release}/venv").linked_to for release in releases}
+    venvs = host.check_output(f"ls /srv/{APP}/venvs").split()
+    assert venvs
+    assert {f"/srv/{APP}/venvs/{venv}" for venv in venvs} <= used
