@@ -314,6 +314,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement, the median kept (default 3)")
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
+    parser.add_argument("--timings-only", action="store_true", help="the collection's runs only; printed, nothing written")
     args = parser.parse_args()
 
     started = datetime.now(UTC)
@@ -328,6 +329,9 @@ def main():
             start_container()
             if not args.skip_timings:
                 results["collection"] = collection_timings(inventory, Path(tmp))
+            if args.timings_only:
+                print(json.dumps(results["collection"], indent=2))
+                return
             say("one app per server (and split mode), each on a loopback port behind nginx")
             results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
             prepare_load_tools()

@@ -101,6 +101,41 @@ def firewall_rules(hostvars, groups, host):
     return rules
 
 
+LOCAL_DATABASE_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+
+
+def _database(variables, app, host):
+    """Where host's app keeps its data: (engine, server, port, name) of a PostgreSQL database on
+    another host, or the host itself for SQLite or a database on the host (a socket, localhost)."""
+    entries = variables.get("djangoops_apps") or [{"name": variables.get("django_app_name")}]
+    entry = next((item for item in entries if item.get("name") == app), None)
+    if entry is None:
+        return None  # the host does not run this app
+    database = entry.get("database", variables.get("django_app_database")) or {}
+    server = str(database.get("host") or "")
+    if database.get("engine", "sqlite") != "postgresql" or server in LOCAL_DATABASE_HOSTS or server.startswith("/"):
+        return ("local", host)
+    return ("postgresql", server, str(database.get("port") or 5432), database.get("name") or app)
+
+
+def migrating_host(hostvars, hosts, app, host):
+    """The host that runs app's migrations in this run, for host: the first of hosts (the run's
+    hosts, in the order they deploy) whose app uses the same database. App hosts that share a
+    PostgreSQL database migrate it once, on the first of them, before any of them switches; a
+    host with its own database (SQLite, or PostgreSQL on the host) migrates it itself."""
+    mine = _database(hostvars[host], app, host)
+    for candidate in hosts:
+        if _database(hostvars[candidate], app, candidate) == mine:
+            return candidate
+    return host
+
+
 class FilterModule:
     def filters(self):
-        return {"pool_sites": pool_sites, "host_address": host_address, "host_addresses": host_addresses, "firewall_rules": firewall_rules}
+        return {
+            "pool_sites": pool_sites,
+            "host_address": host_address,
+            "host_addresses": host_addresses,
+            "firewall_rules": firewall_rules,
+            "migrating_host": migrating_host,
+        }

@@ -1,6 +1,7 @@
-"""A rolling deploy's order does not depend on Python's hash seed: the host that migrates is the
-first app host of the first batch, and the batch and load balancer lists keep the inventory's
-order, in every run (a set, as the intersect filter makes, changes order from run to run)."""
+"""A rolling deploy's order does not depend on Python's hash seed: the host that migrates a shared
+database is the first app host of the first batch, a host with a database of its own migrates
+it itself, and the batch and load balancer lists keep the inventory's order, in every run (a
+set, as the intersect filter makes, changes order from run to run)."""
 
 import os
 import subprocess
@@ -14,11 +15,17 @@ all:
   vars:
     ansible_connection: local
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    django_app_name: shop
+    django_app_database: {engine: postgresql, name: shop, host: 10.0.0.5}
   children:
     loadbalancers:
       hosts: {lb-c: {}, lb-a: {}, lb-b: {}, app-z: {}}
     appservers:
-      hosts: {app-z: {}, app-m: {}, app-a: {}, app-q: {}}
+      hosts:
+        app-z: {}
+        app-m: {}
+        app-a: {}
+        app-q: {django_app_database: {}}
     workers:
       hosts: {work-b: {}, work-a: {}}
 """
@@ -35,7 +42,7 @@ PLAY = f"""\
   tasks:
     - name: Print them
       ansible.builtin.debug:
-        msg: "ORDER {{{{ __djangoops_migrator }}}} {{{{ __djangoops_lbs | join(',') }}}} {{{{ __djangoops_batch_web | join(',') }}}}"
+        msg: "ORDER {{{{ inventory_hostname }}}} {{{{ hostvars | djangoops.stack.migrating_host(__djangoops_deploy_order, 'shop', inventory_hostname) }}}} {{{{ __djangoops_lbs | join(',') }}}} {{{{ __djangoops_batch_web | join(',') }}}}"
 """
 
 
@@ -62,6 +69,8 @@ def test_the_migrator_and_the_lists_keep_the_inventory_order(play, seed):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     printed = [line.split("ORDER ", 1)[1].rstrip("'\"").split(" ") for line in result.stdout.splitlines() if "ORDER " in line]
     assert len(printed) == 6, result.stdout[-2000:]  # six hosts, three batches
-    # Every host of every batch names the same migrator, the first app host, and the same pools.
-    assert {(migrator, lbs) for migrator, lbs, _ in printed} == {("app-z", "lb-c,lb-a,lb-b")}
-    assert {batch for _, _, batch in printed} == {"app-z,app-m", "app-a,app-q", ""}
+    # The hosts sharing the PostgreSQL database name the first app host; app-q (SQLite) itself.
+    migrators = {host: migrator for host, migrator, _, _ in printed}
+    assert migrators == {"app-z": "app-z", "app-m": "app-z", "app-a": "app-z", "app-q": "app-q", "work-b": "app-z", "work-a": "app-z"}
+    assert {lbs for _, _, lbs, _ in printed} == {"lb-c,lb-a,lb-b"}
+    assert {batch for _, _, _, batch in printed} == {"app-z,app-m", "app-a,app-q", ""}

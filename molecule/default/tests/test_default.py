@@ -89,7 +89,8 @@ def test_healthz_answers_with_the_live_release(client, host):
     status, _, body = client.get("/healthz")
     assert status == 200
     release = host.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
-    assert json.loads(body) == {"status": "ok", "release": release}
+    hostname = host.check_output("hostname")
+    assert json.loads(body) == {"status": "ok", "release": release, "host": hostname}
 
 
 def test_http_redirects_to_https(client):
