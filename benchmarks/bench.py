@@ -107,7 +107,14 @@ def write_inventory(folder):
 
 def playbook(inventory, name, *extra):
     """Run a playbook as a user would; seconds taken, tasks changed, output."""
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    # ansible.posix.profile_tasks adds each task's time; its summary names the slowest.
+    env = {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+        "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "12",
+    }
     args = ["ansible-playbook", "-i", str(inventory), str(ROOT / name)]
     for value in extra:
         args += ["-e", value]
@@ -119,7 +126,11 @@ def playbook(inventory, name, *extra):
         raise RuntimeError(f"{name} failed")
     changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", result.stdout.split("PLAY RECAP")[-1]))
     tasks = sum(int(n) for n in re.findall(r"\bok=(\d+)", result.stdout.split("PLAY RECAP")[-1]))
-    return {"seconds": seconds, "changed": changed, "tasks_ok": tasks}
+    summary = result.stdout.split("PLAY RECAP")[-1]
+    slowest = [
+        {"task": name.strip(), "seconds": float(taken)} for name, taken in re.findall(r"^(\S.*?) -+ (\d+\.\d+)s$", summary, re.MULTILINE)
+    ]
+    return {"seconds": seconds, "changed": changed, "tasks_ok": tasks, "slowest_tasks": slowest}
 
 
 def start_container():

@@ -143,6 +143,11 @@ def markdown(results):
         for name, label in (("cold_converge", "cold converge"), ("no_change", "second run"), ("code_only_deploy", "code-only deploy")):
             run = collection[name]
             lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+        for name, label in (("no_change", "the second run"), ("code_only_deploy", "the code-only deploy")):
+            slowest = collection[name].get("slowest_tasks")
+            if slowest:
+                lines += ["", f"The slowest tasks of {label} (ansible.posix.profile_tasks):", ""]
+                lines += [f"- {task['seconds']:.2f} s: {task['task']}" for task in slowest]
     converge = results.get("collection_servers_converge")
     if converge:
         lines += ["", f"Converging the eight apps of the server figures took {converge['seconds']} s."]

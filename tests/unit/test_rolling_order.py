@@ -4,11 +4,14 @@ it itself, and the batch and load balancer lists keep the inventory's order, in 
 set, as the intersect filter makes, changes order from run to run)."""
 
 import os
+import re
 import subprocess
 
 import pytest
 
 from conftest import ROOT
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 INVENTORY = """\
 all:
@@ -56,7 +59,9 @@ def play(tmp_path_factory):
 
 @pytest.mark.parametrize("seed", ["0", "1", "2", "3"])
 def test_the_migrator_and_the_lists_keep_the_inventory_order(play, seed):
-    env = {**os.environ, "PYTHONHASHSEED": seed, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"}
+    # `make unit` exports ANSIBLE_FORCE_COLOR=1 (for Molecule's logs), which beats ANSIBLE_NOCOLOR.
+    env = {key: value for key, value in os.environ.items() if key not in ("ANSIBLE_FORCE_COLOR", "PY_COLORS")}
+    env.update(PYTHONHASHSEED=seed, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
     result = subprocess.run(
         ["ansible-playbook", "-i", str(play / "hosts.yml"), str(play / "play.yml")],
         capture_output=True,
@@ -67,7 +72,8 @@ def test_the_migrator_and_the_lists_keep_the_inventory_order(play, seed):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    printed = [line.split("ORDER ", 1)[1].rstrip("'\"").split(" ") for line in result.stdout.splitlines() if "ORDER " in line]
+    output = ANSI.sub("", result.stdout)
+    printed = [line.split("ORDER ", 1)[1].rstrip("'\"").split(" ") for line in output.splitlines() if "ORDER " in line]
     assert len(printed) == 6, result.stdout[-2000:]  # six hosts, three batches
     # The hosts sharing the PostgreSQL database name the first app host; app-q (SQLite) itself.
     migrators = {host: migrator for host, migrator, _, _ in printed}
