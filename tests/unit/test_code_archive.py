@@ -33,7 +33,7 @@ def pack(source, archive):
     command = Templar(loader=DataLoader(), variables=variables).template(trust_as_template(task["ansible.builtin.shell"]["cmd"]))
     subprocess.run(["bash", "-c", command], check=True)
     with tarfile.open(archive) as handle:
-        return {member.name.removeprefix("./") for member in handle.getmembers() if member.isfile()}, handle.getnames()
+        return {member.name for member in handle.getmembers() if member.isfile()}, handle.getnames()
 
 
 def test_the_archive_holds_the_digested_files_and_no_others(tmp_path):
@@ -46,9 +46,11 @@ def test_the_archive_holds_the_digested_files_and_no_others(tmp_path):
         (source / "shop" / skipped / "x.py").write_text("left out")
     files, names = pack(source, tmp_path / "code.tar.gz")
     assert files == {"manage.py", "shop/views.py", "shop/templates/a.html", ".well-known/security.txt"}
-    # No "." entry: unpacking must not change the release folder's own mode.
-    assert "." not in names
-    assert "./" not in names
+    # Members are named without a leading "./": unarchive gives each member's top folder the
+    # task's mode, and a "./" prefix made that the release folder itself (0750 instead of 0751,
+    # so nginx could no longer reach the collected static files).
+    assert not [name for name in names if name == "." or name.startswith("./") or name.startswith("/")]
+    assert {name.split("/")[0] for name in names} == {"manage.py", "shop", ".well-known"}
     # The digest sees the same files: changing a left-out one changes neither.
     before = tree_digest_module.tree_digest(str(source))
     (source / "shop" / "__pycache__" / "x.py").write_text("changed")
