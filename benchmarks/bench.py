@@ -6,7 +6,7 @@ README.md with the tables, chart.png), with the machine, the versions and the co
 
 1. The collection: a cold converge of the demo's inventory on a bare Debian 12 container, a
    second run (it must change nothing), and a code-only deploy (playbooks/deploy.yml with one
-   template changed).
+   template changed); then what one task costs (benchmarks/call-cost.yml), which bounds them.
 2. The servers: the same container then runs the example project once per application server
    (and split mode), each on its own loopback TCP port behind nginx. wrk, inside the container,
    measures requests per second and p50/p99 latency for a plain response, a template render and
@@ -159,7 +159,24 @@ def collection_timings(inventory, workdir):
     say("code-only deploy (one template changed): playbooks/deploy.yml")
     deploy = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}")
     say(f"  {deploy['seconds']} s, {deploy['changed']} changed")
-    return {"cold_converge": cold, "no_change": again, "code_only_deploy": deploy}
+    say("what one task costs: benchmarks/call-cost.yml")
+    costs = call_costs(inventory)
+    say(f"  {costs}")
+    return {"cold_converge": cold, "no_change": again, "code_only_deploy": deploy, "per_call": costs}
+
+
+def call_costs(inventory):
+    """Seconds per call of a control-node task, a bare command and a module (20 calls each)."""
+    run = playbook(inventory, "benchmarks/call-cost.yml")
+    labels = {"Controller only": "controller_task", "Round trip": "round_trip", "Module call": "module_call"}
+    costs = {}
+    for task in run["slowest_tasks"]:
+        for label, key in labels.items():
+            if task["task"].startswith(label):
+                costs[key] = round(task["seconds"] / 20, 3)
+    if len(costs) != len(labels):
+        raise RuntimeError(f"call-cost.yml: expected three timed tasks, got {run['slowest_tasks']}")
+    return costs
 
 
 def parse_wrk(output):

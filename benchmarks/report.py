@@ -143,6 +143,21 @@ def markdown(results):
         for name, label in (("cold_converge", "cold converge"), ("no_change", "second run"), ("code_only_deploy", "code-only deploy")):
             run = collection[name]
             lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+        costs = collection.get("per_call")
+        if costs:
+            module = costs["module_call"]
+            lines += [
+                "",
+                f"What a call costs here (`benchmarks/call-cost.yml`, loops of 20): {costs['controller_task']} s "
+                f"for an item that runs on the control node alone, {costs['round_trip']} s for a bare command "
+                "through `docker exec`, "
+                f"{module} s for a module call (Python started on the host, ansible's module_utils imported, "
+                "one answer). Pipelining is on, so each call is one round trip. A template or copy that "
+                "changes nothing still makes two calls (a checksum, then owner and mode), and each item "
+                f"of a loop is a call of its own: at {module} s a call, a run under 20 s leaves room for "
+                f"about {20 / module:.0f} module calls, fewer than the {collection['no_change']['tasks_ok']} "
+                "tasks the second run checks.",
+            ]
         for name, label in (("no_change", "the second run"), ("code_only_deploy", "the code-only deploy")):
             slowest = collection[name].get("slowest_tasks")
             if slowest:

@@ -2,7 +2,7 @@
 
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_yaml
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -60,6 +60,7 @@ def test_the_report_reads_the_targets_from_the_figures():
             "cold_converge": {"seconds": 120, "changed": 49, "tasks_ok": 150},
             "no_change": {"seconds": 54, "changed": 0, "tasks_ok": 150},
             "code_only_deploy": {"seconds": 84, "changed": 11, "tasks_ok": 100},
+            "per_call": {"controller_task": 0.08, "round_trip": 0.07, "module_call": 0.4},
         },
     }
     rows = {name: (value, state) for name, value, state in report.targets(results)}
@@ -69,3 +70,12 @@ def test_the_report_reads_the_targets_from_the_figures():
     text = report.markdown(results)
     assert "| uwsgi | plain | 100 |" in text
     assert "chart.png" in text
+    assert "0.4 s for a module call" in text
+    assert "about 50 module calls, fewer than the 150 tasks" in text
+
+
+def test_the_call_cost_playbook_has_the_three_tasks_the_bench_times():
+    play = load_yaml(ROOT / "benchmarks" / "call-cost.yml")[0]
+    names = [task["name"] for task in play["tasks"]]
+    assert [name.split(" x")[0] for name in names] == ["Controller only", "Round trip", "Module call"]
+    assert all(task["loop"] == "{{ range(20) | list }}" for task in play["tasks"])
