@@ -6,7 +6,8 @@ README.md with the tables, chart.png), with the machine, the versions and the co
 
 1. The collection: a cold converge of the demo's inventory on a bare Debian 12 container, a
    second run (it must change nothing), and a code-only deploy (playbooks/deploy.yml with one
-   template changed); then what one task costs (benchmarks/call-cost.yml), which bounds them.
+   template changed); the second run and a code-only deploy once more under Mitogen's strategy,
+   for comparison; then what one task costs (benchmarks/call-cost.yml), which bounds them.
 2. The servers: the same container then runs the example project once per application server
    (and split mode), each on its own loopback TCP port behind nginx. wrk, inside the container,
    measures requests per second and p50/p99 latency for a plain response, a template render and
@@ -105,7 +106,17 @@ def write_inventory(folder):
     return folder
 
 
-def playbook(inventory, name, *extra):
+def mitogen_env():
+    """Settings that run a playbook under Mitogen's strategy (benchmarks/requirements.txt)."""
+    import ansible_mitogen  # only these runs need it (benchmarks/requirements.txt)
+
+    return {
+        "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+    }
+
+
+def playbook(inventory, name, *extra, mitogen=False):
     """Run a playbook as a user would; seconds taken, tasks changed, output."""
     # ansible.posix.profile_tasks adds each task's time; its summary names the slowest.
     env = {
@@ -115,6 +126,10 @@ def playbook(inventory, name, *extra):
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "12",
     }
+    if mitogen:
+        # Mitogen speeds up the connections it knows by their short names: "docker" here.
+        env.update(mitogen_env())
+        extra = (*extra, "ansible_connection=docker")
     args = ["ansible-playbook", "-i", str(inventory), str(ROOT / name)]
     for value in extra:
         args += ["-e", value]
@@ -152,6 +167,11 @@ def collection_timings(inventory, workdir):
     say("second run, which must change nothing")
     again = playbook(inventory, "site.yml")
     say(f"  {again['seconds']} s, {again['changed']} changed")
+    # The same under Mitogen's strategy (one Python per host kept running, modules imported
+    # once), for comparison; the targets are read from the runs with Ansible's own strategy.
+    say("second run under Mitogen's strategy")
+    again_mitogen = playbook(inventory, "site.yml", mitogen=True)
+    say(f"  {again_mitogen['seconds']} s, {again_mitogen['changed']} changed")
     code = workdir / "code-only"
     shutil.copytree(EXAMPLE, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
     index = code / "notes" / "templates" / "notes" / "index.html"
@@ -159,10 +179,21 @@ def collection_timings(inventory, workdir):
     say("code-only deploy (one template changed): playbooks/deploy.yml")
     deploy = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}")
     say(f"  {deploy['seconds']} s, {deploy['changed']} changed")
+    index.write_text(index.read_text().replace("code-only</h1>", "code-only, again</h1>"))
+    say("code-only deploy under Mitogen's strategy")
+    deploy_mitogen = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}", mitogen=True)
+    say(f"  {deploy_mitogen['seconds']} s, {deploy_mitogen['changed']} changed")
     say("what one task costs: benchmarks/call-cost.yml")
     costs = call_costs(inventory)
     say(f"  {costs}")
-    return {"cold_converge": cold, "no_change": again, "code_only_deploy": deploy, "per_call": costs}
+    return {
+        "cold_converge": cold,
+        "no_change": again,
+        "code_only_deploy": deploy,
+        "no_change_mitogen": again_mitogen,
+        "code_only_deploy_mitogen": deploy_mitogen,
+        "per_call": costs,
+    }
 
 
 def call_costs(inventory):

@@ -140,9 +140,25 @@ def markdown(results):
             "| run | seconds | tasks ok | changed |",
             "| --- | ---: | ---: | ---: |",
         ]
-        for name, label in (("cold_converge", "cold converge"), ("no_change", "second run"), ("code_only_deploy", "code-only deploy")):
-            run = collection[name]
-            lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+        runs = (
+            ("cold_converge", "cold converge"),
+            ("no_change", "second run"),
+            ("code_only_deploy", "code-only deploy"),
+            ("no_change_mitogen", "second run, Mitogen strategy"),
+            ("code_only_deploy_mitogen", "code-only deploy, Mitogen strategy"),
+        )
+        for name, label in runs:
+            run = collection.get(name)
+            if run:
+                lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+        if "no_change_mitogen" in collection:
+            lines += [
+                "",
+                "The Mitogen rows run the same playbooks with `ANSIBLE_STRATEGY=mitogen_linear` (the `mitogen` "
+                "package of benchmarks/requirements.txt) and the `docker` connection, which Mitogen replaces "
+                "with its own: one Python per host stays up and imports each module once. They are for "
+                "comparison; the targets are read from Ansible's own strategy, the collection's default.",
+            ]
         costs = collection.get("per_call")
         if costs:
             module = costs["module_call"]
