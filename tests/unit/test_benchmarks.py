@@ -84,3 +84,11 @@ def test_the_call_cost_playbook_has_the_three_tasks_the_bench_times():
     names = [task["name"] for task in play["tasks"]]
     assert [name.split(" x")[0] for name in names] == ["Controller only", "Round trip", "Module call"]
     assert all(task["loop"] == "{{ range(20) | list }}" for task in play["tasks"])
+
+
+def test_the_mitogen_runs_use_a_copy_of_the_inventory_with_the_docker_connection(tmp_path):
+    inventory = bench.write_inventory(tmp_path / "inventory")
+    copy = bench.mitogen_inventory(inventory)
+    assert "ansible_connection: docker\n" in (copy / "hosts.yml").read_text()
+    assert "community.docker.docker" in (inventory / "hosts.yml").read_text()
+    assert (copy / "group_vars" / "all" / "app.yml").read_text() == (inventory / "group_vars" / "all" / "app.yml").read_text()
