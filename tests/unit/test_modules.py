@@ -1,0 +1,126 @@
+"""The collection's own modules, run as Ansible runs them: a process given its arguments as JSON."""
+
+import grp
+import json
+import os
+import pwd
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+USER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def run_module(name, tmp_path, **arguments):
+    args = tmp_path / f"{name}-args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "plugins" / "modules" / f"{name}.py"), str(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(process.stdout)
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    return root
+
+
+def test_paths_makes_folders_with_parents_then_changes_nothing(tmp_path, tree):
+    folders = [
+        {"path": str(tree / "app" / "releases"), "owner": USER, "group": GROUP, "mode": "0751"},
+        {"path": str(tree / "app" / "media"), "owner": USER, "group": GROUP, "mode": "2750"},
+    ]
+    first = run_module("paths", tmp_path, directories=folders)
+    assert first["changed"] is True
+    assert first["changed_paths"] == [folder["path"] for folder in folders]
+    assert mode(tree / "app") == 0o751  # a parent made on the way gets the folder's attributes
+    assert mode(tree / "app" / "releases") == 0o751
+    assert mode(tree / "app" / "media") == 0o2750
+    again = run_module("paths", tmp_path, directories=folders)
+    assert again["changed"] is False
+    assert again["changed_paths"] == []
+
+
+def test_paths_corrects_the_mode_of_an_existing_folder(tmp_path, tree):
+    (tree / "config").mkdir()
+    os.chmod(tree / "config", 0o700)
+    result = run_module("paths", tmp_path, directories=[{"path": str(tree / "config"), "mode": "0750"}])
+    assert result["changed"] is True
+    assert mode(tree / "config") == 0o750
+
+
+def test_paths_removes_files_links_and_trees(tmp_path, tree):
+    (tree / "old.conf").write_text("x")
+    (tree / "run" / "uwsgi").mkdir(parents=True)
+    (tree / "run" / "uwsgi" / "fifo").write_text("")
+    (tree / "link").symlink_to(tree / "run")
+    absent = [str(tree / "old.conf"), str(tree / "link"), str(tree / "run"), str(tree / "never")]
+    result = run_module("paths", tmp_path, absent=absent)
+    assert result["changed_paths"] == absent[:3]
+    assert sorted(os.listdir(tree)) == []
+    assert run_module("paths", tmp_path, absent=absent)["changed"] is False
+
+
+def test_paths_check_mode_changes_nothing(tmp_path, tree):
+    (tree / "old.conf").write_text("x")
+    result = run_module(
+        "paths",
+        tmp_path,
+        directories=[{"path": str(tree / "new")}],
+        absent=[str(tree / "old.conf")],
+        _ansible_check_mode=True,
+    )
+    assert result["changed"] is True
+    assert sorted(os.listdir(tree)) == ["old.conf"]
+
+
+def test_paths_refuses_a_file_where_a_folder_goes_and_relative_paths(tmp_path, tree):
+    (tree / "file").write_text("x")
+    assert run_module("paths", tmp_path, directories=[{"path": str(tree / "file")}])["failed"] is True
+    relative = run_module("paths", tmp_path, absent=["relative/path"])
+    assert relative["failed"] is True
+    assert "absolute" in relative["msg"]
+    assert (tree / "file").exists()
+
+
+def test_secret_is_made_once_readable_by_root_only_and_read_back(tmp_path):
+    path = tmp_path / "secret_key"
+    first = run_module("secret", tmp_path, path=str(path), nbytes=64)
+    assert first["changed"] is True
+    assert len(first["secret"]) >= 80
+    assert mode(path) == 0o600
+    again = run_module("secret", tmp_path, path=str(path), nbytes=64)
+    assert again["changed"] is False
+    assert again["secret"] == first["secret"]
+
+
+def test_secret_keeps_a_secret_written_by_hand_and_refuses_an_empty_file(tmp_path):
+    path = tmp_path / "superuser-password"
+    by_hand = "chosen by hand"
+    path.write_text(f"{by_hand}\n")
+    assert run_module("secret", tmp_path, path=str(path))["secret"] == by_hand
+    path.write_text("")
+    result = run_module("secret", tmp_path, path=str(path))
+    assert result["failed"] is True
+    assert "empty" in result["msg"]
+
+
+def test_secret_check_mode_writes_nothing(tmp_path):
+    path = tmp_path / "secret_key"
+    result = run_module("secret", tmp_path, path=str(path), _ansible_check_mode=True)
+    assert result["changed"] is True
+    assert not path.exists()
