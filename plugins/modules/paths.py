@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: paths
-short_description: Ensure many folders exist, or many paths are gone, in one call
+short_description: Make many folders and links, and remove many paths, in one call
 version_added: 0.1.0
 description:
   - Does for each path what M(ansible.builtin.file) does with O(ansible.builtin.file#module:state=absent)
@@ -41,6 +41,23 @@ options:
     type: list
     elements: path
     default: []
+  links:
+    description:
+      - Symbolic links to make or point elsewhere, after the folders are made.
+      - A link is replaced atomically (a new link renamed over it); a file or folder at its
+        path is an error, not replaced.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the link.
+        type: path
+        required: true
+      src:
+        description: What the link points to, as it is written into the link.
+        type: str
+        required: true
 attributes:
   check_mode:
     support: full
@@ -113,6 +130,17 @@ def ensure_absent(module, path):
     return True
 
 
+def ensure_link(module, entry):
+    path, target = entry["path"], entry["src"]
+    if os.path.islink(path) and os.readlink(path) == target:
+        return False
+    if not module.check_mode:
+        temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.link")
+        os.symlink(target, temporary)
+        os.replace(temporary, path)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -128,18 +156,29 @@ def main():
                 },
             },
             "absent": {"type": "list", "elements": "path", "default": []},
+            "links": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {"path": {"type": "path", "required": True}, "src": {"type": "str", "required": True}},
+            },
         },
         supports_check_mode=True,
     )
-    paths = module.params["absent"] + [entry["path"] for entry in module.params["directories"]]
+    links = module.params["links"]
+    paths = module.params["absent"] + [entry["path"] for entry in module.params["directories"] + links]
     relative = [path for path in paths if not os.path.isabs(path)]
     if relative:
         module.fail_json(msg=f"paths must be absolute: {', '.join(relative)}")
+    taken = [entry["path"] for entry in links if os.path.lexists(entry["path"]) and not os.path.islink(entry["path"])]
+    if taken:
+        module.fail_json(msg=f"not links, and not replaced: {', '.join(taken)}")
     changed_paths = [path for path in module.params["absent"] if ensure_absent(module, path)]
     diffs = []
     for entry in module.params["directories"]:
         if ensure_directory(module, entry, diffs):
             changed_paths.append(entry["path"])
+    changed_paths += [entry["path"] for entry in links if ensure_link(module, entry)]
     module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths, diff=diffs)
 
 

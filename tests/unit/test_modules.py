@@ -124,3 +124,69 @@ def test_secret_check_mode_writes_nothing(tmp_path):
     result = run_module("secret", tmp_path, path=str(path), _ansible_check_mode=True)
     assert result["changed"] is True
     assert not path.exists()
+
+
+def test_files_writes_changed_files_with_their_attributes_then_changes_nothing(tmp_path, tree):
+    (tree / "same.conf").write_text("same\n")
+    os.chmod(tree / "same.conf", 0o600)
+    files = [
+        {"dest": str(tree / "new.conf"), "content": "new\n", "owner": USER, "group": GROUP, "mode": "0640"},
+        {"dest": str(tree / "same.conf"), "content": "same\n", "mode": "0644"},
+    ]
+    first = run_module("files", tmp_path, files=files)
+    assert first["changed_files"] == [str(tree / "new.conf"), str(tree / "same.conf")]
+    assert (tree / "new.conf").read_text() == "new\n"
+    assert mode(tree / "new.conf") == 0o640
+    assert mode(tree / "same.conf") == 0o644
+    assert sorted(os.listdir(tree)) == ["new.conf", "same.conf"]  # no temporary file left
+    again = run_module("files", tmp_path, files=files)
+    assert again["changed"] is False
+
+
+def test_files_check_and_diff_modes(tmp_path, tree):
+    (tree / "app.conf").write_text("old\n")
+    result = run_module(
+        "files",
+        tmp_path,
+        files=[{"dest": str(tree / "app.conf"), "content": "new\n"}],
+        _ansible_check_mode=True,
+        _ansible_diff=True,
+    )
+    assert result["changed_files"] == [str(tree / "app.conf")]
+    assert result["diff"][0]["before"] == "old\n"
+    assert result["diff"][0]["after"] == "new\n"
+    assert (tree / "app.conf").read_text() == "old\n"
+
+
+def test_files_refuses_bad_input_before_writing_anything(tmp_path, tree):
+    (tree / "folder").mkdir()
+    for bad in (
+        {"dest": str(tree / "folder"), "content": "x"},
+        {"dest": str(tree / "missing" / "app.conf"), "content": "x"},
+        {"dest": str(tree / "app.conf"), "content": "x", "mode": "rw-r--r--"},
+        {"dest": str(tree / "app.conf"), "content": "x", "owner": "no-such-user-here"},
+    ):
+        result = run_module("files", tmp_path, files=[{"dest": str(tree / "first.conf"), "content": "first"}, bad])
+        assert result["failed"] is True, bad
+    assert sorted(os.listdir(tree)) == ["folder"]
+
+
+def test_paths_makes_and_repoints_links_and_refuses_to_replace_a_file(tmp_path, tree):
+    (tree / "available").mkdir()
+    (tree / "enabled").mkdir()
+    (tree / "enabled" / "old.conf").symlink_to("/elsewhere")
+    links = [
+        {"path": str(tree / "enabled" / "site.conf"), "src": str(tree / "available" / "site.conf")},
+        {"path": str(tree / "enabled" / "old.conf"), "src": str(tree / "available" / "old.conf")},
+    ]
+    first = run_module("paths", tmp_path, links=links)
+    assert first["changed_paths"] == [link["path"] for link in links]
+    assert os.readlink(tree / "enabled" / "old.conf") == str(tree / "available" / "old.conf")
+    assert sorted(os.listdir(tree / "enabled")) == ["old.conf", "site.conf"]
+    assert run_module("paths", tmp_path, links=links)["changed"] is False
+    (tree / "enabled" / "file.conf").write_text("x")
+    refused = run_module(
+        "paths", tmp_path, absent=[str(tree / "available")], links=[{"path": str(tree / "enabled" / "file.conf"), "src": "/x"}]
+    )
+    assert refused["failed"] is True
+    assert (tree / "available").is_dir()  # nothing removed before the refusal
