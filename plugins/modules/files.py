@@ -117,22 +117,14 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 
-def user_id(module, name):
+def account_id(module, name, kind):
+    """The uid of a user or the gid of a group by name; -1 (unchanged) for None."""
     if name is None:
         return -1
     try:
-        return pwd.getpwnam(name).pw_uid
+        return pwd.getpwnam(name).pw_uid if kind == "user" else grp.getgrnam(name).gr_gid
     except KeyError:
-        module.fail_json(msg=f"no user {name} on the host")
-
-
-def group_id(module, name):
-    if name is None:
-        return -1
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        module.fail_json(msg=f"no group {name} on the host")
+        module.fail_json(msg=f"no {kind} {name} on the host")
 
 
 def file_mode(module, entry):
@@ -170,7 +162,7 @@ def replace(module, entry, data):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chown(temporary, user_id(module, entry["owner"]), group_id(module, entry["group"]))
+        os.chown(temporary, account_id(module, entry["owner"], "user"), account_id(module, entry["group"], "group"))
         os.chmod(temporary, mode)
         os.replace(temporary, dest)
     except BaseException:
@@ -206,8 +198,8 @@ def main():
         if not os.path.isdir(os.path.dirname(dest)):
             module.fail_json(msg=f"{dest}: the folder {os.path.dirname(dest)} does not exist")
         file_mode(module, entry)
-        user_id(module, entry["owner"])
-        group_id(module, entry["group"])
+        account_id(module, entry["owner"], "user")
+        account_id(module, entry["group"], "group")
         planned.append((entry, read_current(module, dest)))
     changed_files = []
     diffs = []
