@@ -190,3 +190,71 @@ def test_paths_makes_and_repoints_links_and_refuses_to_replace_a_file(tmp_path, 
     )
     assert refused["failed"] is True
     assert (tree / "available").is_dir()  # nothing removed before the refusal
+
+
+def make_release(releases, name, finished, mtime):
+    folder = releases / name
+    folder.mkdir()
+    if finished:
+        (folder / ".done").write_text("")
+    os.utime(folder, (mtime, mtime))
+    return folder
+
+
+def test_releases_reads_releases_links_and_marks_newest_first(tmp_path, tree):
+    releases = tree / "releases"
+    releases.mkdir()
+    old = make_release(releases, "aaa", True, 1_000)
+    new = make_release(releases, "ccc", True, 3_000)
+    broken = make_release(releases, "bbb", False, 2_000)
+    (releases / "stray-file").write_text("")  # not a release
+    (tree / "current").symlink_to(new)
+    (tree / "previous").symlink_to("releases/aaa")  # a relative link reads as an absolute path
+    (tree / "superuser-created-admin").write_text("admin\n")
+    result = run_module(
+        "releases",
+        tmp_path,
+        path=str(releases),
+        marker=".done",
+        current=str(tree / "current"),
+        previous=str(tree / "previous"),
+        marks=[str(tree / "superuser-created-admin"), str(tree / "superuser-created-other")],
+    )
+    assert result["changed"] is False
+    assert [(release["name"], release["finished"]) for release in result["releases"]] == [
+        ("ccc", True),
+        ("bbb", False),
+        ("aaa", True),
+    ]
+    assert result["releases"][1]["path"] == str(broken)
+    assert result["current"] == str(new)
+    assert result["previous"] == str(old)
+    assert result["marks"] == {str(tree / "superuser-created-admin"): True, str(tree / "superuser-created-other"): False}
+
+
+def test_releases_of_a_first_deploy_are_empty(tmp_path, tree):
+    result = run_module(
+        "releases",
+        tmp_path,
+        path=str(tree / "releases"),
+        marker=".done",
+        current=str(tree / "current"),
+        previous=str(tree / "previous"),
+    )
+    assert result["releases"] == []
+    assert result["current"] is None
+    assert result["previous"] is None
+    assert result["marks"] == {}
+
+
+def test_releases_refuses_a_marker_that_is_a_path(tmp_path, tree):
+    result = run_module(
+        "releases",
+        tmp_path,
+        path=str(tree),
+        marker="../done",
+        current=str(tree / "current"),
+        previous=str(tree / "previous"),
+    )
+    assert result["failed"] is True
+    assert "file name" in result["msg"]
