@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible.errors import AnsibleActionFail
@@ -27,7 +28,11 @@ class ActionModule(ActionBase):
             names = [part.strip() for part in names.split(",") if part.strip()]
         if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
             raise AnsibleActionFail("name must be a list of package names")
-        known = task_vars.get("ansible_facts", {}).get(FACT)
+        # The fact is this run's: with fact caching, one left by an earlier run (whose packages may
+        # have changed since) is read again. Workers are children of the run's main process.
+        run = os.getppid()
+        fact = task_vars.get("ansible_facts", {}).get(FACT)
+        known = fact["installed"] if isinstance(fact, dict) and fact.get("run") == run else None
         read_now = known is None
         if read_now:
             read = self._execute_module(
@@ -51,5 +56,5 @@ class ActionModule(ActionBase):
                 installed.update(name for name in missing if PLAIN_NAME.match(name))
         result.update(changed=bool(result.get("changed")), missing=missing)
         if read_now or (missing and not self._task.check_mode):
-            result["ansible_facts"] = {FACT: sorted(installed)}
+            result["ansible_facts"] = {FACT: {"run": run, "installed": sorted(installed)}}
         return result

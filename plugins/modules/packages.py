@@ -14,8 +14,9 @@ description:
     M(ansible.builtin.apt) with O(update_cache), O(cache_valid_time) and O(install_recommends).
   - What is installed is read from dpkg's database once per host and run (a module call that
     takes a fraction of what loading apt's cache takes) and kept as the host fact
-    C(djangoops_packages); later tasks of any role ask that fact, and a package this module
-    installs is added to it. When every package is there, no apt call is made, so a run that
+    C(djangoops_packages) (the run it belongs to and the names); later tasks of any role ask that
+    fact, and a package this module installs is added to it. A fact of another run (fact caching)
+    is read again. When every package is there, no apt call is made, so a run that
     changes nothing pays one cheap call instead of one apt call per role.
   - A name that is not a plain package name (a version C(=1.2), an architecture C(:amd64), a
     pattern or a C(.deb) file) always goes to M(ansible.builtin.apt).

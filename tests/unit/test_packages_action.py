@@ -25,7 +25,7 @@ PLAYBOOK = """
     - name: Show what the tasks reported
       ansible.builtin.debug:
         msg: >-
-          RESULT={{ first.changed }},{{ first.missing | length }},{{ 'dpkg' in ansible_facts.djangoops_packages }},
+          RESULT={{ first.changed }},{{ first.missing | length }},{{ 'dpkg' in ansible_facts.djangoops_packages.installed }},
           {{ first.ansible_facts is defined }},{{ second.ansible_facts is defined }},{{ second.changed }};
 """
 
