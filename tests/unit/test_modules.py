@@ -201,6 +201,11 @@ def make_release(releases, name, finished, mtime):
     return folder
 
 
+def read_releases(tmp_path, tree, **arguments):
+    links = {"current": str(tree / "current"), "previous": str(tree / "previous")}
+    return run_module("releases", tmp_path, **{"path": str(tree / "releases"), "marker": ".done", **links, **arguments})
+
+
 def test_releases_reads_releases_links_and_marks_newest_first(tmp_path, tree):
     releases = tree / "releases"
     releases.mkdir()
@@ -211,15 +216,7 @@ def test_releases_reads_releases_links_and_marks_newest_first(tmp_path, tree):
     (tree / "current").symlink_to(new)
     (tree / "previous").symlink_to("releases/aaa")  # a relative link reads as an absolute path
     (tree / "superuser-created-admin").write_text("admin\n")
-    result = run_module(
-        "releases",
-        tmp_path,
-        path=str(releases),
-        marker=".done",
-        current=str(tree / "current"),
-        previous=str(tree / "previous"),
-        marks=[str(tree / "superuser-created-admin"), str(tree / "superuser-created-other")],
-    )
+    result = read_releases(tmp_path, tree, marks=[str(tree / "superuser-created-admin"), str(tree / "superuser-created-other")])
     assert result["changed"] is False
     assert [(release["name"], release["finished"]) for release in result["releases"]] == [
         ("ccc", True),
@@ -233,14 +230,7 @@ def test_releases_reads_releases_links_and_marks_newest_first(tmp_path, tree):
 
 
 def test_releases_of_a_first_deploy_are_empty(tmp_path, tree):
-    result = run_module(
-        "releases",
-        tmp_path,
-        path=str(tree / "releases"),
-        marker=".done",
-        current=str(tree / "current"),
-        previous=str(tree / "previous"),
-    )
+    result = read_releases(tmp_path, tree)
     assert result["releases"] == []
     assert result["current"] is None
     assert result["previous"] is None
@@ -248,13 +238,6 @@ def test_releases_of_a_first_deploy_are_empty(tmp_path, tree):
 
 
 def test_releases_refuses_a_marker_that_is_a_path(tmp_path, tree):
-    result = run_module(
-        "releases",
-        tmp_path,
-        path=str(tree),
-        marker="../done",
-        current=str(tree / "current"),
-        previous=str(tree / "previous"),
-    )
+    result = read_releases(tmp_path, tree, marker="../done")
     assert result["failed"] is True
     assert "file name" in result["msg"]
