@@ -72,6 +72,12 @@ def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
     assert host.file(f"/srv/{APP}/releases/{v1}/venv").linked_to == venv.linked_to
     pip_task = r"TASK \[djangoops\.stack\.django_app : Create the release's virtualenv[^\]]*\] \**\s*skipping"
     assert re.search(pip_task, output), output[-3000:]
+    # The superuser was made by the first converge, which left the mark; no later run makes it again.
+    mark = host.file(f"/etc/djangoops/{APP}/superuser-created-admin")
+    assert mark.exists
+    assert (mark.user, mark.mode) == ("root", 0o600)
+    superuser_task = r"TASK \[djangoops\.stack\.django_app : Create the superuser\] \**\s*skipping"
+    assert re.search(superuser_task, output), output[-3000:]
 
 
 def test_rollback_puts_v1_back_and_a_second_rollback_v2(client, host):
