@@ -17,12 +17,14 @@ except ImportError:  # ansible-core 2.17 and 2.18
 
 ENTRY_KEYS = {"dest", "template", "vars", "src", "content", "owner", "group", "mode"}
 # What ansible.builtin.template does unless told otherwise.
+# Passed to the module as they are (the paths module's options).
+PATH_ARGS = ("directories", "absent", "links")
 TEMPLATE_OVERRIDES = {"trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n"}
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("files", "template_paths", "owner", "group", "mode"))
+    _VALID_ARGS = frozenset(("files", "template_paths", "owner", "group", "mode", *PATH_ARGS))
 
     def find_template(self, entry):
         """A relative name is looked for in template_paths first (the roles' override folders),
@@ -69,9 +71,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        files = self._task.args.get("files")
-        if not isinstance(files, list) or not files:
-            raise AnsibleActionFail("files must be a list of at least one file")
+        files = self._task.args.get("files", [])
+        path_args = {key: self._task.args[key] for key in PATH_ARGS if self._task.args.get(key)}
+        if not isinstance(files, list) or not (files or path_args):
+            raise AnsibleActionFail("files must be a list of at least one file (or give directories, absent or links)")
         defaults = {key: self._task.args[key] for key in ("owner", "group", "mode") if self._task.args.get(key) is not None}
         module_files = []
         for index, given in enumerate(files):
@@ -97,7 +100,9 @@ class ActionModule(ActionBase):
             )
         try:
             result.update(
-                self._execute_module(module_name="djangoops.stack.files", module_args={"files": module_files}, task_vars=task_vars)
+                self._execute_module(
+                    module_name="djangoops.stack.files", module_args={"files": module_files, **path_args}, task_vars=task_vars
+                )
             )
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

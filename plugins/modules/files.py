@@ -21,6 +21,10 @@ description:
     changes nothing is shorter.
   - RV(changed_files) names the files that changed, for tasks that act on one of them only
     (reload a unit, restart a service).
+  - The same call can remove paths, make folders and point links, as M(djangoops.stack.paths)
+    does: removals and folders first, then the files, then the links.
+extends_documentation_fragment:
+  - djangoops.stack.paths
 options:
   template_paths:
     description:
@@ -42,10 +46,10 @@ options:
     description: The files, written in order.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       dest:
-        description: Absolute path of the file on the host; its folder must exist.
+        description: Absolute path of the file on the host; its folder must exist or be one of O(directories).
         type: path
         required: true
       template:
@@ -107,6 +111,12 @@ changed_files:
   type: list
   elements: str
   sample: [/etc/systemd/system/app.service]
+changed_paths:
+  description: The paths removed, folders made or given other attributes, and links pointed, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nginx/sites-enabled/example]
 """
 
 import grp
@@ -115,6 +125,7 @@ import pwd
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.djangoops.stack.plugins.module_utils import paths
 
 
 def account_id(module, name, kind):
@@ -174,10 +185,11 @@ def replace(module, entry, data):
 def main():
     module = AnsibleModule(
         argument_spec={
+            **paths.ARGUMENT_SPEC,
             "files": {
                 "type": "list",
                 "elements": "dict",
-                "required": True,
+                "default": [],
                 "options": {
                     "dest": {"type": "path", "required": True},
                     "content": {"type": "str", "required": True},
@@ -189,20 +201,23 @@ def main():
         },
         supports_check_mode=True,
     )
-    # Every file is checked before the first one is written.
+    # Every file and path is checked before the first change.
+    paths.check(module)
+    made = {entry["path"] for entry in module.params["directories"]}
     planned = []
     for entry in module.params["files"]:
         dest = entry["dest"]
         if not os.path.isabs(dest):
             module.fail_json(msg=f"{dest}: the path must be absolute")
-        if not os.path.isdir(os.path.dirname(dest)):
+        if os.path.dirname(dest) not in made and not os.path.isdir(os.path.dirname(dest)):
             module.fail_json(msg=f"{dest}: the folder {os.path.dirname(dest)} does not exist")
         file_mode(module, entry)
         account_id(module, entry["owner"], "user")
         account_id(module, entry["group"], "group")
         planned.append((entry, read_current(module, dest)))
-    changed_files = []
     diffs = []
+    changed_paths = paths.remove_and_make(module, diffs)
+    changed_files = []
     for entry, current in planned:
         dest = entry["dest"]
         data = entry["content"].encode("utf-8")
@@ -225,7 +240,8 @@ def main():
         if module.set_fs_attributes_if_different(attributes, False, diff, expand=False):
             changed_files.append(dest)
             diffs.append(diff)
-    module.exit_json(changed=bool(changed_files), changed_files=changed_files, diff=diffs)
+    changed_paths += paths.point_links(module)
+    module.exit_json(changed=bool(changed_files or changed_paths), changed_files=changed_files, changed_paths=changed_paths, diff=diffs)
 
 
 if __name__ == "__main__":

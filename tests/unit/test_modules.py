@@ -16,14 +16,16 @@ USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
-def run_module(name, tmp_path, **arguments):
-    args = tmp_path / f"{name}-args.json"
+def run_module(module, tmp_path, **arguments):
+    args = tmp_path / f"{module}-args.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
     process = subprocess.run(
-        [sys.executable, str(ROOT / "plugins" / "modules" / f"{name}.py"), str(args)],
+        [sys.executable, str(ROOT / "plugins" / "modules" / f"{module}.py"), str(args)],
         capture_output=True,
         text=True,
         check=False,
+        # The modules import the collection's module_utils, as Ansible lets them.
+        env={**os.environ, "PYTHONPATH": str(ROOT / ".collections")},
     )
     return json.loads(process.stdout)
 
@@ -241,3 +243,73 @@ def test_releases_refuses_a_marker_that_is_a_path(tmp_path, tree):
     result = read_releases(tmp_path, tree, marker="../done")
     assert result["failed"] is True
     assert "file name" in result["msg"]
+
+
+def test_files_makes_folders_then_writes_files_into_them_then_links_them_in_one_call(tmp_path, tree):
+    (tree / "old.conf").write_text("gone\n")
+    arguments = {
+        "absent": [str(tree / "old.conf")],
+        "directories": [{"path": str(tree / "available"), "mode": "0755"}, {"path": str(tree / "enabled"), "mode": "0755"}],
+        "files": [{"dest": str(tree / "available" / "site.conf"), "content": "server {}\n"}],
+        "links": [{"path": str(tree / "enabled" / "site.conf"), "src": str(tree / "available" / "site.conf")}],
+    }
+    first = run_module("files", tmp_path, **arguments)
+    assert first["changed_files"] == [str(tree / "available" / "site.conf")]
+    assert first["changed_paths"] == [str(tree / name) for name in ("old.conf", "available", "enabled", "enabled/site.conf")]
+    assert (tree / "enabled" / "site.conf").read_text() == "server {}\n"
+    assert sorted(os.listdir(tree)) == ["available", "enabled"]
+    again = run_module("files", tmp_path, **arguments)
+    assert again["changed"] is False
+    assert again["changed_paths"] == again["changed_files"] == []
+
+
+def test_files_refuses_a_link_over_a_file_before_writing_anything(tmp_path, tree):
+    (tree / "taken.conf").write_text("x")
+    result = run_module(
+        "files",
+        tmp_path,
+        directories=[{"path": str(tree / "new")}],
+        files=[{"dest": str(tree / "new" / "app.conf"), "content": "x"}],
+        links=[{"path": str(tree / "taken.conf"), "src": "/x"}],
+    )
+    assert result["failed"] is True
+    assert sorted(os.listdir(tree)) == ["taken.conf"]
+
+
+def test_contents_reads_files_and_names_the_missing_ones(tmp_path, tree):
+    (tree / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    result = run_module("contents", tmp_path, paths=[str(tree / "ca.crt"), str(tree / "site.crt")])
+    assert result["changed"] is False
+    assert result["contents"] == {str(tree / "ca.crt"): "-----BEGIN CERTIFICATE-----\n", str(tree / "site.crt"): None}
+
+
+def test_contents_refuses_folders_large_files_and_relative_paths(tmp_path, tree):
+    (tree / "big").write_text("x" * 100)
+    for arguments in ({"paths": [str(tree)]}, {"paths": [str(tree / "big")], "max_size": 99}, {"paths": ["ca.crt"]}):
+        assert run_module("contents", tmp_path, **arguments)["failed"] is True, arguments
+
+
+def test_account_of_an_existing_user_changes_nothing(tmp_path):
+    user = pwd.getpwnam(USER)
+    result = run_module("account", tmp_path, name=USER, group=GROUP, home=user.pw_dir, shell=user.pw_shell, _ansible_check_mode=True)
+    assert result["changed"] is False
+    assert (result["uid"], result["gid"]) == (user.pw_uid, grp.getgrnam(GROUP).gr_gid)
+
+
+def test_account_check_mode_reports_what_it_would_make_or_correct(tmp_path):
+    user = pwd.getpwnam(USER)
+    missing = run_module(
+        "account", tmp_path, name="djangoops-no-such-user", group="djangoops-no-such-group", home="/srv/x", _ansible_check_mode=True
+    )
+    assert missing["changes"] == ["group made", "user made"]
+    with pytest.raises(KeyError):
+        pwd.getpwnam("djangoops-no-such-user")
+    other = run_module("account", tmp_path, name=USER, group=GROUP, home="/srv/elsewhere", shell=user.pw_shell, _ansible_check_mode=True)
+    assert other["changes"] == ["home corrected"]
+    assert pwd.getpwnam(USER).pw_dir == user.pw_dir
+
+
+def test_units_wants_each_unit_with_its_suffix(tmp_path):
+    result = run_module("units", tmp_path, names=["nginx"], state="started")
+    assert result["failed"] is True
+    assert "nginx" in result["msg"]
