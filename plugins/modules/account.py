@@ -33,13 +33,8 @@ options:
     description: The user's login shell.
     type: path
     default: /usr/sbin/nologin
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - djangoops.stack contributors
+extends_documentation_fragment:
+  - djangoops.stack.common
 """
 
 EXAMPLES = r"""

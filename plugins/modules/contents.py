@@ -27,13 +27,8 @@ options:
     description: Largest file read, in bytes; a larger file fails the task.
     type: int
     default: 1048576
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - djangoops.stack contributors
+extends_documentation_fragment:
+  - djangoops.stack.common
 """
 
 EXAMPLES = r"""

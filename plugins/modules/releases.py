@@ -37,13 +37,8 @@ options:
     type: list
     elements: path
     default: []
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - djangoops.stack contributors
+extends_documentation_fragment:
+  - djangoops.stack.common
 """
 
 EXAMPLES = r"""

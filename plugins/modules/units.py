@@ -45,13 +45,8 @@ options:
         stopping and disabling units that a host may never have had.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-author:
-  - djangoops.stack contributors
+extends_documentation_fragment:
+  - djangoops.stack.common
 """
 
 EXAMPLES = r"""
