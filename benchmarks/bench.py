@@ -15,7 +15,8 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    keep-alive, in the same run, so the proxy's cost is a ratio. The app server measured runs on
    the last CPU, wrk and nginx on the others (taskset), as a load balancer on its own host
    would: the ratio is then what the proxy costs the app, not CPU that nginx's TLS takes from
-   it. Each pair of runs is repeated (--repeat) and the median kept.
+   it. A short run of each, not counted, warms the workers; each pair of runs is then repeated
+   (--repeat), the median run kept and the ratio the median of the pairs' ratios.
 3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
    file (a bare server with sendfile, the same TLS settings, in the same container).
 
@@ -272,6 +273,24 @@ def app_units(app):
     return [f"{app}.service"] + ([f"{app}-ws.service"] if app == "split" else [])
 
 
+WARM_UP_SECONDS = 2
+
+
+def paired_runs(reference, measured, seconds, connections, repeat):
+    """wrk runs of reference and measured ((url, headers) each), alternating, after a short run of each that is not counted
+    (the workers' first requests: imports, template compiles, database connections, and nginx's
+    first connections upstream). The ratio is the median of measured/reference over the pairs of
+    runs made back to back: a slow spell of the machine lowers both runs of a pair, not one side."""
+    wrk(reference[0], WARM_UP_SECONDS, connections, reference[1])
+    wrk(measured[0], WARM_UP_SECONDS, connections, measured[1])
+    references, measureds = [], []
+    for _ in range(repeat):
+        references.append(wrk(reference[0], seconds, connections, reference[1]))
+        measureds.append(wrk(measured[0], seconds, connections, measured[1]))
+    ratios = sorted(m["rps"] / r["rps"] for r, m in zip(references, measureds, strict=True) if r["rps"])
+    return references, measureds, round(ratios[len(ratios) // 2], 3) if ratios else None
+
+
 def median_run(runs):
     """The run with the median requests per second (the figures of one real run)."""
     return sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
@@ -300,14 +319,12 @@ def server_figures(seconds, connections, repeat):
         pin(app_units(app), app_cpu)
         results[app] = {}
         for endpoint, path in ENDPOINTS.items():
-            directs, proxieds = [], []
-            for _ in range(repeat):  # alternating, so a slow spell of the machine hits both
-                directs.append(wrk(f"http://127.0.0.1:{port}{path}", seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"]))
-                proxieds.append(wrk(f"https://{site}:443{path}", seconds, connections))  # a port: no /etc/services
+            direct_url, proxied_url = f"http://127.0.0.1:{port}{path}", f"https://{site}:443{path}"  # a port: no /etc/services
+            direct_headers = [f"Host: {site}", "X-Forwarded-Proto: https"]
+            directs, proxieds, ratio = paired_runs((direct_url, direct_headers), (proxied_url, ()), seconds, connections, repeat)
             direct, proxied = median_run(directs), median_run(proxieds)
             direct["runs_rps"] = [run["rps"] for run in directs]
             proxied["runs_rps"] = [run["rps"] for run in proxieds]
-            ratio = round(proxied["rps"] / direct["rps"], 3) if direct["rps"] else None
             results[app][endpoint] = {"direct": direct, "nginx": proxied, "nginx_over_direct": ratio}
             say(
                 f"  {app:17} {endpoint:9} direct {direct['rps']:8.0f}/s p50 {direct['p50_ms']} ms p99 {direct['p99_ms']} ms"
@@ -334,15 +351,17 @@ def static_figures(seconds, connections, repeat):
 """
     docker_write("/etc/nginx/sites-enabled/zz-bench-bare.conf", bare)
     sh("nginx -t -q && systemctl reload nginx && sleep 1")
-    sites, limits = [], []
-    for _ in range(repeat):
-        sites.append(wrk(f"https://{site_of('gunicorn')}:443/static/{hashed}", seconds, connections))
-        limits.append(wrk(f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", seconds, connections))
+    limits, sites, ratio = paired_runs(
+        (f"https://bare.bench.test:{BARE_PORT}/sample-10k.txt", ()),
+        (f"https://{site_of('gunicorn')}:443/static/{hashed}", ()),
+        seconds,
+        connections,
+        repeat,
+    )
     site, limit = median_run(sites), median_run(limits)
     site["runs_rps"] = [run["rps"] for run in sites]
     limit["runs_rps"] = [run["rps"] for run in limits]
     size = int(sh("stat -c %s /srv/bench-bare/sample-10k.txt"))
-    ratio = round(site["rps"] / limit["rps"], 3) if limit["rps"] else None
     say(f"  static {size} B: site {site['rps']:.0f}/s, bare nginx {limit['rps']:.0f}/s, {ratio}")
     return {"file": f"/static/{hashed}", "bytes": size, "site": site, "bare_nginx": limit, "site_over_bare": ratio}
 

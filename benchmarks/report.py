@@ -79,8 +79,9 @@ def markdown(results):
             else "wrk, nginx and the app server share the CPUs. "
         )
         + f"Each figure is the median of {settings.get('repeat', 1)} runs, direct and through nginx alternating "
-        "(every run's figure is in results.json); the gunicorn and split rows serve the same gunicorn app, "
-        "which shows what is left of the noise.",
+        "after a short run of each that is not counted (the workers' first requests); the ratio is the median of "
+        "the ratios of the runs made back to back (every run's figure is in results.json). The gunicorn and split "
+        "rows serve the same gunicorn app, which shows what is left of the noise.",
         "",
         "Versions: " + ", ".join(f"{name} {version}" for name, version in sorted(results["versions"].items())) + ".",
         "",

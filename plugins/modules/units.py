@@ -75,26 +75,11 @@ units:
   returned: always
   type: dict
   sample: {"app.service": {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled"}}
-started:
-  description: The units the task started.
+actions:
+  description: The units the task started, stopped, enabled and disabled (an empty list for each action it did not take).
   returned: always
-  type: list
-  elements: str
-stopped:
-  description: The units the task stopped.
-  returned: always
-  type: list
-  elements: str
-enabled:
-  description: The units the task enabled.
-  returned: always
-  type: list
-  elements: str
-disabled:
-  description: The units the task disabled.
-  returned: always
-  type: list
-  elements: str
+  type: dict
+  sample: {"started": ["app.socket", "app.service"], "stopped": [], "enabled": ["app.socket"], "disabled": []}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -170,10 +155,7 @@ def main():
     module.exit_json(
         changed=bool(enable or disable or start or stop),
         units=units,
-        started=start,
-        stopped=stop,
-        enabled=enable,
-        disabled=disable,
+        actions={"started": start, "stopped": stop, "enabled": enable, "disabled": disable},
     )
 
 
