@@ -59,6 +59,32 @@ def targets(results):
     return rows
 
 
+# Why the app servers' defaults are what they are: measured by hand on the bench container
+# (benchmarks/bench.py --keep, then one server's files changed and wrk run again), 2026-11-23.
+DEFAULTS = [
+    "## Defaults these figures chose",
+    "",
+    "- Workers are not replaced after a number of requests (`app_server_max_requests: 0`; it was "
+    "1000). A replaced worker imports the app again, so at these rates every worker was being "
+    "replaced every few seconds: gunicorn plain went from 1,190-1,610 to 2,090-2,640 req/s direct and "
+    "from 1,270-1,400 to 1,760-1,990 through nginx, uWSGI plain through nginx from 1,540-1,760 to "
+    "3,090-3,290. uvicorn's own supervisor notices a worker that left only after about 5 s, and both "
+    "workers reached their limit within a second of each other: whole runs at 0 req/s. uvicorn plain, "
+    "direct: 95-198 req/s with 25 socket errors; without its access log 123-255 and still stalls (a "
+    "run at 18 req/s through nginx); without the limit as well 255-258 and no errors (235-257 through "
+    "nginx). gunicorn with uvicorn workers went from 230-430 to 490-510 req/s plain. An app that leaks "
+    "memory sets a limit; uvicorn and hypercorn read a 0 as 'after no requests', so 0 passes nothing to them.",
+    "- The app servers do not log each request (`app_server_access_log: false`): nginx's access log "
+    "has every request already, with the client's address; uvicorn, daphne and hypercorn wrote a "
+    "journal line per request, CPU taken from the app.",
+    "- uWSGI answers nginx over HTTP with one connection per request (`protocol = http`), so nginx "
+    "cannot keep its connections to uWSGI alive; `uwsgi_pass` with uWSGI's own protocol measured "
+    "3,180-3,580 req/s plain through nginx against 3,090-3,290 over HTTP, and the template and "
+    "database reads at 98-104% of direct. Not the default yet: the deploy's health check asks the app "
+    "servers over HTTP.",
+]
+
+
 def markdown(results):
     settings = results["settings"]
     machine = results["machine"]
@@ -128,6 +154,7 @@ def markdown(results):
         f"| deployed site | {static['site']['rps']:.0f} | {static['site']['p50_ms']} | {static['site']['p99_ms']} |",
         f"| bare nginx | {static['bare_nginx']['rps']:.0f} | {static['bare_nginx']['p50_ms']} | {static['bare_nginx']['p99_ms']} |",
     ]
+    lines += ["", *DEFAULTS]
     collection = results.get("collection")
     if collection:
         lines += [

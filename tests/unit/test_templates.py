@@ -324,6 +324,65 @@ def test_every_unit_is_hardened_and_loads_the_right_interface(server):
     assert ("ExecReload=" in unit) is (server != "daphne")
 
 
+CONFIG_FILES = {
+    "gunicorn": "gunicorn.conf.py",
+    "gunicorn_uvicorn": "gunicorn.conf.py",
+    "hypercorn": "hypercorn.toml",
+    "uwsgi": "uwsgi.ini",
+}
+# What each server is told, where it has the setting: replace a worker after N requests, and log
+# each request (the ASGI servers that log by default are told not to).
+RECYCLING = {
+    "gunicorn": ["max_requests = 500", "max_requests_jitter = 50"],
+    "gunicorn_uvicorn": ["max_requests = 500", "max_requests_jitter = 50"],
+    "uvicorn": ["--limit-max-requests 500 --limit-max-requests-jitter 50"],
+    "hypercorn": ["max_requests = 500", "max_requests_jitter = 50"],
+    "uwsgi": ["max-requests = 500", "max-requests-delta = 50"],
+}
+ACCESS_LOG = {
+    "gunicorn": ('accesslog = "-"', None),
+    "gunicorn_uvicorn": ('accesslog = "-"', None),
+    "uvicorn": (None, "--no-access-log"),
+    "daphne": (None, "--verbosity 0"),
+    "hypercorn": ('accesslog = "-"', None),
+    "uwsgi": (None, "disable-logging = true"),
+    "granian": ("--access-log", None),
+}
+
+
+def server_settings(server, **overrides):
+    """The unit's ExecStart line and the server's own config file, as one text."""
+    variables = app_server_vars(server, **overrides)
+    unit = render("app_server", "etc/systemd/system/app.service.j2", variables)
+    text = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    if server in CONFIG_FILES:
+        text += "\n" + render("app_server", f"etc/djangoops/app/{CONFIG_FILES[server]}.j2", variables)
+    return text
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_workers_are_replaced_only_when_asked(server):
+    # 0 is "never": uvicorn and hypercorn read a 0 as "after no requests", so nothing is passed.
+    default = server_settings(server)
+    assert "max_requests" not in default
+    assert "max-requests" not in default
+    recycled = server_settings(server, app_server_max_requests=500, app_server_max_requests_jitter=50)
+    for setting in RECYCLING.get(server, []):
+        assert setting in recycled, setting
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_access_log_is_nginx_s_unless_asked(server):
+    when_on, when_off = ACCESS_LOG[server]
+    default, logged = server_settings(server), server_settings(server, app_server_access_log=True)
+    if when_on:
+        assert when_on not in default
+        assert when_on in logged
+    if when_off:
+        assert when_off in default
+        assert when_off not in logged
+
+
 def render_value(variables, expression):
     return str(Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))).strip()
 
