@@ -73,7 +73,7 @@ DEFAULTS = [
     "direct: 95-198 req/s with 25 socket errors; without its access log 123-255 and still stalls (a "
     "run at 18 req/s through nginx); without the limit as well 255-258 and no errors (235-257 through "
     "nginx). gunicorn with uvicorn workers went from 230-430 to 490-510 req/s plain. An app that leaks "
-    "memory sets a limit; uvicorn and hypercorn read a 0 as 'after no requests', so 0 passes nothing to them.",
+    "memory sets a limit; uvicorn and hypercorn read a 0 as a limit (0 plus up to the jitter), so 0 passes nothing to them.",
     "- The app servers do not log each request (`app_server_access_log: false`): nginx's access log "
     "has every request already, with the client's address; uvicorn, daphne and hypercorn wrote a "
     "journal line per request, CPU taken from the app.",
