@@ -134,8 +134,8 @@ def markdown(results):
     for app, figures in results["servers"].items():
         for endpoint in ENDPOINTS:
             direct, proxied = figures[endpoint]["direct"], figures[endpoint]["nginx"]
-            errors = direct["non_2xx"] + direct["socket_errors"] + proxied["non_2xx"] + proxied["socket_errors"]
-            flag = f" ({errors} errors)" if errors else ""
+            sides = [(side, run["non_2xx"] + run["socket_errors"]) for side, run in (("direct", direct), ("nginx", proxied))]
+            flag = "".join(f" ({errors} errors {side})" for side, errors in sides if errors)
             lines.append(
                 f"| {app} | {endpoint} | {direct['rps']:.0f} | {direct['p50_ms']} | {direct['p99_ms']} | "
                 f"{proxied['rps']:.0f} | {proxied['p50_ms']} | {proxied['p99_ms']} | {figures[endpoint]['nginx_over_direct']:.0%}{flag} |"
