@@ -77,6 +77,12 @@ DEFAULTS = [
     "- The app servers do not log each request (`app_server_access_log: false`): nginx's access log "
     "has every request already, with the client's address; uvicorn, daphne and hypercorn wrote a "
     "journal line per request, CPU taken from the app.",
+    "- gunicorn keeps its sync workers (`app_server_worker_class: sync`). Like uWSGI over HTTP they "
+    "close the connection after each response, so nginx opens a connection upstream for each "
+    "request: the likeliest cost on the plain row (not isolated). The gthread worker keeps "
+    "connections, and raised direct and proxied figures alike "
+    "(ratio 0.75), and alternating the two through nginx gave sync 1,657-2,350 req/s plain and "
+    "gthread 1,695-2,083: no gain to make it the default.",
     "- uWSGI answers nginx over HTTP with one connection per request (`protocol = http`), so nginx "
     "cannot keep its connections to uWSGI alive; `uwsgi_pass` with uWSGI's own protocol measured "
     "3,180-3,580 req/s plain through nginx against 3,090-3,290 over HTTP, and the template and "
