@@ -362,7 +362,8 @@ def server_settings(server, **overrides):
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_workers_are_replaced_only_when_asked(server):
-    # 0 is "never": uvicorn and hypercorn read a 0 as "after no requests", so nothing is passed.
+    # 0 is "never": uvicorn and hypercorn read a 0 as a limit (0 plus up to the jitter), so nothing is
+    # passed to any server; daphne and granian have no such setting.
     default = server_settings(server)
     assert "max_requests" not in default
     assert "max-requests" not in default
