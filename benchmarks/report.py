@@ -130,7 +130,9 @@ def markdown(results):
         f"`wrk -t{settings['threads']} -c{settings['connections']} -d{settings['seconds']}s --latency`, inside the container. "
         "*direct*: plain HTTP to the app server's loopback port (Host and X-Forwarded-Proto set as nginx sets them); "
         "*nginx*: HTTPS with keep-alive through the deployed site, nginx keeping connections to the app server alive. "
-        "Each app has the default worker count (one per CPU, at least two). "
+        "Each app has the role's default worker count, from the container's CPUs (all of the machine's, though the "
+        "server runs on one): two per CPU and one more for the WSGI servers, one per CPU for the ASGI servers, one "
+        "process for daphne. "
         "Endpoints of the example project: *plain* returns a short text; *template* renders a template "
         "with a loop of 100 items; *db* reads 50 rows from SQLite and returns them as JSON.",
         "",

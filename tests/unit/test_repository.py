@@ -60,7 +60,7 @@ def test_collection_artifact_leaves_out_the_test_material(artifact):
     assert "playbooks/site.yml" in names
     assert "playbooks/deploy.yml" in names
     assert "playbooks/rollback.yml" in names
-    for step in ("app", "app_preflight", "app_deploy", "app_rollback"):
+    for step in ("app", "app_preflight", "app_pooled", "app_deploy", "app_rollback"):
         assert f"playbooks/tasks/{step}.yml" in names
     assert "site.yml" in names
     assert "plugins/lookup/tree_digest.py" in names
