@@ -9,9 +9,11 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status without changing the host.
     support: full
   diff_mode:
+    description: Returns no diff.
     support: none
 author:
-  - djangoops.stack contributors
+  - djangoops.stack maintainers (@djangoops)
 """

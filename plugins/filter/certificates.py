@@ -69,7 +69,7 @@ def certificate_check(contents, ca_path, cert_dir, self_signed, acme_sites, rene
             renew.append(name)
             current = False
         elif site is not None:
-            _, names, common_name = read
+            names, common_name = read[1:]
             if sorted(names) != sorted(certificate_names(site)) or common_name != site["server_names"][0]:
                 current = False
     return {"signed_here": signed_here, "renew": renew, "current": current}

@@ -4,7 +4,7 @@
 
 DOCUMENTATION = r"""
 name: tree_digest
-author: djangoops.stack contributors
+author: djangoops.stack maintainers (@djangoops)
 version_added: "0.1.0"
 short_description: SHA-256 digest of a directory tree's names and contents
 description:

@@ -25,12 +25,14 @@ options:
     default: 32
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status without changing the host.
     support: full
     details: In check mode a missing file is reported as a change and RV(secret) is empty.
   diff_mode:
+    description: Returns no diff.
     support: none
 author:
-  - djangoops.stack contributors
+  - djangoops.stack maintainers (@djangoops)
 """
 
 EXAMPLES = r"""

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 
-SCRIPT = ROOT / "roles/app_backup/files/djangoops-backup"
+SCRIPT = ROOT / "roles/app_backup/files/djangoops_backup.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Backups of a djangoops.stack app: its database and its media, into a folder only root reads.
 
     djangoops-backup backup APP          take a backup now (what the cron job runs)
@@ -77,7 +76,7 @@ def read_env_file(path):
     values = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
-            name, _, value = line.partition("=")
+            name, value = line.split("=", 1)
             values[name.strip()] = value.strip().strip("'\"")
     return values
 
