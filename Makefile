@@ -15,7 +15,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
 SCENARIOS ?= servers cluster default releases backup acme
 
-.PHONY: help venv lint unit molecule test demo demo-clean images build clean bench bench-servers
+.PHONY: help venv lint sanity unit molecule compat test demo demo-clean images build clean bench bench-servers
 
 help:
 	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
@@ -23,7 +23,8 @@ help:
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS))"
 	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
-	@echo "make lint | unit | molecule | images | build | venv | clean"
+	@echo "make compat      converge the demo from the oldest supported ansible-core and from the current release"
+	@echo "make lint | sanity | unit | molecule | images | build | venv | clean"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +34,15 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-lint: venv
+lint: venv sanity
 	yamllint --strict .
 	ruff check .
 	ruff format --check .
 	ansible-lint
+
+# ansible-test sanity on the built collection, from its own virtualenv (.cache/sanity).
+sanity: venv
+	scripts/sanity
 
 unit: venv
 	pytest tests/unit
@@ -48,7 +53,13 @@ images: venv
 molecule: venv images
 	scripts/molecule-scenarios $(SCENARIOS)
 
-test: lint unit molecule
+# The demo inventory converged (then run again, changing nothing) from the oldest ansible-core that
+# meta/runtime.yml claims, with only the collections galaxy.yml declares, and from the current
+# ansible release in a Debian 13 control-node container.
+compat: venv images
+	scripts/compat floor current
+
+test: lint unit molecule compat
 
 demo: venv
 	scripts/testbed demo

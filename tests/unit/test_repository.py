@@ -1,5 +1,6 @@
 """The repository's own promises: docs in step with specs, one set of container flags, a collection that builds."""
 
+import re
 import shlex
 import subprocess
 import sys
@@ -64,8 +65,34 @@ def test_collection_artifact_leaves_out_the_test_material(artifact):
         assert f"playbooks/tasks/{step}.yml" in names
     assert "site.yml" in names
     assert "plugins/lookup/tree_digest.py" in names
-    for excluded in ("examples/", "molecule/", "tests/", ".venv/", "scripts/", ".collections/"):
-        assert not any(name.startswith(excluded) for name in names), excluded
+    assert "LICENSE" in names
+    excluded = ("examples/", "molecule/", "tests/", ".venv/", "scripts/", ".collections/", "inventories/", "benchmarks/")
+    excluded += ("changelogs/fragments/", "docs/design/", "docs/benchmarks/", "ansible.cfg", "requirements.txt", "requirements.yml")
+    for path in excluded:
+        assert not any(name == path or name.startswith(path) for name in names), path
+
+
+def test_galaxy_dependencies_are_the_collections_the_roles_use():
+    """Every collection a role, playbook or plugin names is declared, and nothing else is."""
+    used = set()
+    for path in [*ROOT.glob("roles/**/*.yml"), *ROOT.glob("playbooks/**/*.yml"), ROOT / "site.yml"]:
+        used.update(re.findall(r"^\s*-? ?([a-z_]+\.[a-z_]+)\.[a-z_0-9]+:\s*$", path.read_text(), re.MULTILINE))
+    used -= {"ansible.builtin", "djangoops.stack"}
+    galaxy = load_yaml(ROOT / "galaxy.yml")
+    assert set(galaxy["dependencies"]) == used
+    requirements = {entry["name"]: entry["version"] for entry in load_yaml(ROOT / "requirements.yml")["collections"]}
+    assert requirements == galaxy["dependencies"]
+
+
+def test_no_private_ansible_api():
+    for path in ROOT.glob("plugins/**/*.py"):
+        assert "_internal" not in path.read_text(), path
+
+
+def test_galaxy_version_is_the_next_release_of_the_changelog():
+    """galaxy.yml names the version the fragments will be released as, never one already released."""
+    released = load_yaml(ROOT / "changelogs/changelog.yaml")["releases"] or {}
+    assert load_yaml(ROOT / "galaxy.yml")["version"] not in released
 
 
 @pytest.mark.parametrize("playbook", ["site", "deploy", "rollback", "backup", "restore"])
