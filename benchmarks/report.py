@@ -15,9 +15,9 @@ TARGETS = {
     "nginx_over_direct": 0.90,
     "static_over_bare": 0.90,
     "split_over_wsgi": 0.90,
-    "no_change_seconds": 20,
-    "code_only_seconds": 45,
-    "cold_converge_seconds": 300,
+    "no_change_seconds": 30,
+    "code_only_seconds": 35,
+    "cold_converge_seconds": 120,
 }
 
 
@@ -47,15 +47,15 @@ def targets(results):
         again = collection["no_change"]
         rows.append(
             (
-                "a no-change run under 20 s, zero changed",
+                "a no-change run in at most 30 s, zero changed",
                 f"{again['seconds']} s, {again['changed']} changed",
-                verdict(again["seconds"] < TARGETS["no_change_seconds"] and again["changed"] == 0),
+                verdict(again["seconds"] <= TARGETS["no_change_seconds"] and again["changed"] == 0),
             )
         )
         code = collection["code_only_deploy"]["seconds"]
-        rows.append(("a code-only deploy under 45 s", f"{code} s", verdict(code < TARGETS["code_only_seconds"])))
+        rows.append(("a code-only deploy in at most 35 s", f"{code} s", verdict(code <= TARGETS["code_only_seconds"])))
         cold = collection["cold_converge"]["seconds"]
-        rows.append(("a cold converge of the demo under 5 min", f"{cold} s", verdict(cold < TARGETS["cold_converge_seconds"])))
+        rows.append(("a cold converge of the demo in at most 2 min", f"{cold} s", verdict(cold <= TARGETS["cold_converge_seconds"])))
     return rows
 
 
@@ -173,8 +173,8 @@ def markdown(results):
             "Debian 12 container (the control node reaches it with `docker exec`), then once more, then "
             "`playbooks/deploy.yml -e django_app_source_path=<the example with one template changed>`.",
             "",
-            "| run | seconds | tasks ok | changed |",
-            "| --- | ---: | ---: | ---: |",
+            "| run | seconds | tasks ok | changed | module calls (host + control node) |",
+            "| --- | ---: | ---: | ---: | ---: |",
         ]
         runs = (
             ("cold_converge", "cold converge"),
@@ -186,7 +186,8 @@ def markdown(results):
         for name, label in runs:
             run = collection.get(name)
             if run:
-                lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} |")
+                calls = f"{run['module_calls']} + {run['local_module_calls']}" if "module_calls" in run else "not logged"
+                lines.append(f"| {label} | {run['seconds']} | {run['tasks_ok']} | {run['changed']} | {calls} |")
         if "no_change_mitogen" in collection:
             lines += [
                 "",
