@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - When O(path) does not exist, writes a new URL-safe random token (Python's C(secrets.token_urlsafe))
     to it, readable by root only, and reports a change.
-  - Returns the file's content either way, in one call (generating and reading used to take two).
+  - Returns the file's content either way, so one call both makes and reads it.
   - Run the task with C(no_log) so the secret stays out of logs.
 options:
   path:
