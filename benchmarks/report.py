@@ -205,15 +205,15 @@ def markdown(results):
                 f"for an item that runs on the control node alone, {costs['round_trip']} s for a bare command "
                 "through `docker exec`, "
                 f"{module} s for a module call (Python started on the host, ansible's module_utils imported, "
-                "one answer). Pipelining is on, so each call is one round trip. A template or copy that "
-                "changes nothing still makes two calls (a checksum, then owner and mode), and each item "
-                f"of a loop is a call of its own: at {module} s a call, a run under 20 s leaves room for "
-                f"about {20 / module:.0f} module calls; the second run checks {collection['no_change']['tasks_ok']} "
-                "tasks, many of them on the control node alone, so the roles bundle their checks on the host "
-                "into a few calls (one per role's files, units, packages and state). A skipped task costs the "
-                "control node a few hundredths of a second too, so a run reads a step's tasks and a role's "
-                "optional parts (ACME, making certificates, removing a server) only when it has work for them, "
-                "instead of skipping their tasks one by one.",
+                "one answer). Pipelining is on, so each call is one round trip. The roles do their work with "
+                "Ansible's own modules: a template or copy that changes nothing makes two calls (a checksum, then "
+                "owner and mode), each item of a loop is a call of its own, and a skipped task none (it costs "
+                f"the control node a few hundredths of a second). At {module} s a call, the second run's "
+                f"{collection['no_change'].get('module_calls', '?')} calls on the host account for about "
+                f"{module * collection['no_change'].get('module_calls', 0):.0f} s of its "
+                f"{collection['no_change']['seconds']} s; the rest is the control node. A run reads a step's "
+                "tasks and a role's optional parts (ACME, making certificates, removing a server) only when "
+                "it has work for them.",
             ]
         for name, label in (("no_change", "the second run"), ("code_only_deploy", "the code-only deploy")):
             slowest = collection[name].get("slowest_tasks")
