@@ -9,9 +9,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
-# Scenarios stay in molecule/ at the root (the Makefile says so, rather than letting Molecule
-# guess from galaxy.yml and warn that collections keep them in extensions/molecule).
-export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= 1
 SCENARIOS ?= servers cluster default releases backup acme
 

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks"
 CONTAINER = "djangoops-bench"
 IMAGE = "djangoops/debian:12"
-EXAMPLE = ROOT / "examples" / "django_project"
+EXAMPLE = ROOT / "extensions" / "molecule" / "shared" / "django_project"
 SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
 ENDPOINTS = {"plain": "/bench/plain", "template": "/bench/template", "db": "/bench/db"}
 STATIC_FILE = "notes/sample-10k.txt"
@@ -95,7 +95,7 @@ def write_inventory(folder):
     """The demo's inventory, pointed at the bench container."""
     shutil.copytree(ROOT / "inventories" / "demo" / "group_vars", folder / "group_vars")
     app_vars = folder / "group_vars" / "all" / "app.yml"
-    text = app_vars.read_text().replace('"{{ inventory_dir }}/../../examples/django_project"', f'"{EXAMPLE}"')
+    text = app_vars.read_text().replace('"{{ inventory_dir }}/../../extensions/molecule/shared/django_project"', f'"{EXAMPLE}"')
     app_vars.write_text(text.replace("demo.djangoops.test", "bench.djangoops.test"))
     groups = "\n".join(
         f"    {group}:\n      hosts:\n        {CONTAINER}:" for group in ("loadbalancers", "appservers", "databases", "redis", "workers")

@@ -16,29 +16,74 @@ def test_role_readmes_are_generated_from_the_specs():
     assert result.returncode == 0, result.stdout
 
 
-def test_testbed_and_molecule_run_containers_with_the_same_flags():
+SCENARIOS = sorted((ROOT / "extensions/molecule").glob("*/molecule.yml"))
+# Molecule's own sequence, for a scenario that does not name one.
+MOLECULE_SEQUENCE = ["dependency", "cleanup", "destroy", "syntax", "create", "prepare", "converge", "idempotence",
+                     "side_effect", "verify", "cleanup", "destroy"]  # fmt: skip
+
+
+def test_scenarios_are_found_where_molecule_looks_in_a_collection():
+    assert {path.parent.name for path in SCENARIOS} == {"default", "servers", "cluster", "releases", "backup", "acme"}
+    assert not (ROOT / "molecule").exists()
+    assert not (ROOT / ".config/molecule").exists(), "a base config is not found in an installed collection"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: path.parent.name)
+def test_testbed_and_molecule_run_containers_with_the_same_flags(scenario):
     flags = subprocess.run([str(ROOT / "scripts/testbed"), "run-flags"], capture_output=True, text=True, check=True).stdout.split()
-    platform = load_yaml(ROOT / ".config/molecule/config.yml")["platforms"][0]
-    expected = []
-    for cap in platform["capabilities"]:
-        expected += ["--cap-add", cap]
-    for opt in platform["security_opts"]:
-        expected += ["--security-opt", opt]
-    expected += [f"--cgroupns={platform['cgroupns_mode']}"]
-    for volume in platform["volumes"]:
-        expected += ["-v", volume]
-    for mount in platform["tmpfs"]:
-        expected += ["--tmpfs", mount]
-    assert sorted(flags) == sorted(expected), shlex.join(flags)
-    assert platform["command"] == "/lib/systemd/systemd"
+    for platform in load_yaml(scenario)["platforms"]:
+        expected = []
+        for cap in platform["capabilities"]:
+            expected += ["--cap-add", cap]
+        for opt in platform["security_opts"]:
+            expected += ["--security-opt", opt]
+        expected += [f"--cgroupns={platform['cgroupns_mode']}"]
+        # A scenario may mount more (the cluster's shared media), never less.
+        for volume in platform["volumes"][:1]:
+            expected += ["-v", volume]
+        for mount in platform["tmpfs"]:
+            expected += ["--tmpfs", mount]
+        assert sorted(flags) == sorted(expected), (platform["name"], shlex.join(flags))
+        assert platform["command"] == "/lib/systemd/systemd", platform["name"]
+        assert platform["pre_build_image"] is True, platform["name"]
+        # The image is overridable, for a user whose registry has Debian images that boot systemd.
+        assert re.fullmatch(r"\$\{DJANGOOPS_IMAGE_DEBIAN(12|13):-djangoops/debian:\1\}", platform["image"]), platform["image"]
 
 
-def test_every_molecule_scenario_keeps_idempotence():
-    sequence = load_yaml(ROOT / ".config/molecule/config.yml")["scenario"]["test_sequence"]
-    assert sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify")
-    for scenario in (ROOT / "molecule").glob("*/molecule.yml"):
-        override = load_yaml(scenario).get("scenario", {}).get("test_sequence")
-        assert override is None or "idempotence" in override, scenario
+def test_every_scenario_stands_alone_with_the_same_settings():
+    """No base config reaches a scenario run from an installed collection: each molecule.yml
+    carries the driver, the Ansible settings, the verifier and the example project's variables,
+    and they are the same in every one (the default scenario's are the reference)."""
+    reference = load_yaml(ROOT / "extensions/molecule/default/molecule.yml")
+    shared_vars = {key: value for key, value in reference["provisioner"]["inventory"]["group_vars"]["djangoops"].items()
+                   if key != "nginx_templates_dir"}  # fmt: skip
+    for scenario in SCENARIOS:
+        config = load_yaml(scenario)
+        for key in ("dependency", "driver", "prerun", "verifier"):
+            assert config[key] == reference[key], (scenario.parent.name, key)
+        assert config["provisioner"]["config_options"] == reference["provisioner"]["config_options"], scenario.parent.name
+        if any("djangoops" in platform.get("groups", []) for platform in config["platforms"]):
+            group_vars = config["provisioner"]["inventory"]["group_vars"]["djangoops"]
+            assert {key: group_vars.get(key) for key in shared_vars} == shared_vars, scenario.parent.name
+        sequence = config.get("scenario", {}).get("test_sequence", MOLECULE_SEQUENCE)
+        assert sequence.index("converge") < sequence.index("idempotence") < sequence.index("verify"), scenario.parent.name
+
+
+def test_scenario_requirements_are_the_pinned_tools_at_their_floors():
+    """The scenarios' own requirements (shipped for users) name what the checkout pins, with the
+    pinned version as the floor."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip()] = version.strip()
+    floors = {}
+    for line in (ROOT / "extensions/molecule/requirements.txt").read_text().splitlines():
+        if ">=" in line and not line.startswith("#"):
+            name, version = line.split(">=")
+            floors[name.strip()] = version.strip()
+    assert floors, "no requirement read"
+    assert floors == {name: pins.get(name) for name in floors}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +111,12 @@ def test_collection_artifact_leaves_out_the_test_material(artifact):
     assert "site.yml" in names
     assert "plugins/lookup/tree_digest.py" in names
     assert "LICENSE" in names
-    excluded = ("examples/", "molecule/", "tests/", ".venv/", "scripts/", ".collections/", "inventories/", "benchmarks/")
+    # A user runs the scenarios from the installed collection (molecule test -s default).
+    assert "extensions/molecule/default/molecule.yml" in names
+    assert "extensions/molecule/shared/django_project/manage.py" in names
+    assert "extensions/molecule/requirements.txt" in names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+    excluded = ("molecule/", "tests/", ".venv/", "scripts/", ".collections/", "inventories/", "benchmarks/")
     excluded += ("changelogs/fragments/", "docs/design/", "docs/benchmarks/", "ansible.cfg", "requirements.txt", "requirements.yml")
     for path in excluded:
         assert not any(name == path or name.startswith(path) for name in names), path

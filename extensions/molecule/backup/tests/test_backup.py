@@ -1,0 +1,229 @@
+"""Data services and backups as an operator lives them: Celery runs a task and a periodic task;
+the backup cron job's own command backs up PostgreSQL (Debian 12) and SQLite (Debian 13) with the
+media; a dropped database and deleted media come back with playbooks/restore.yml; a backup
+taken while rows are written is consistent; retention keeps exactly the configured set; a
+backup that cannot reach its database fails loudly."""
+
+import datetime
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from site_client import APP
+
+MANAGE = f"/srv/{APP}/bin/manage"
+BACKUPS = f"/var/backups/djangoops/{APP}"
+PG_HOST = "backup-debian12"
+SQLITE_HOST = "backup-debian13"
+
+
+def on(host, name):
+    if host.backend.host != name:
+        pytest.skip(f"checked on {name}")
+
+
+def shell(host, code):
+    """Run Python in the app's Django shell, as the app; the last line printed."""
+    result = host.run(f"{MANAGE} shell --no-imports -c {shlex.quote(code)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def cron_command(host):
+    """The command the cron job runs, read from its cron.d entry."""
+    entry = host.file(f"/etc/cron.d/djangoops-backup-{APP}").content_string
+    line = next(line for line in entry.splitlines() if re.match(r"^[0-9*]", line))
+    return line.split(" root ", 1)[1]
+
+
+def playbook(name, *extra_vars, limit):
+    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", limit, f"djangoops.stack.{name}"]
+    for extra in extra_vars:
+        args += ["-e", extra]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900, env=env)
+    return " ".join((result.stdout + result.stderr).split()), result.returncode
+
+
+def note_count(host):
+    return int(shell(host, "from notes.models import Note; print(Note.objects.count())"))
+
+
+def media_checksums(host):
+    out = host.check_output(f"cd /srv/{APP}/shared/media && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")
+    return out
+
+
+def upload(client, host, count):
+    _status, _headers, body = client.get("/")
+    folder = host.check_output("mktemp -d")
+    for number in range(count):
+        name = f"{folder}/backup-{uuid.uuid4().hex[:8]}-{number}.txt"
+        host.run_expect([0], f"head -c 2048 /dev/urandom | base64 > {name}")
+        result = client.post_form(body, path="/upload/", files=[("file", name)])
+        assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
+
+
+def test_services_run_with_their_passwords(host):
+    on(host, PG_HOST)
+    for unit in ("postgresql@15-main", "redis-server", f"{APP}-celery-worker", f"{APP}-celery-beat", "cron"):
+        assert host.service(unit).is_running, unit
+    # Redis refuses a client without the app's user; PostgreSQL a role without its password.
+    anonymous = host.run("redis-cli -h 127.0.0.1 ping")
+    assert "NOAUTH" in anonymous.stdout + anonymous.stderr
+    refused = host.run("PGPASSWORD=wrong psql -h 127.0.0.1 -U example -d example -c 'select 1'")
+    assert refused.rc != 0
+    assert "password authentication failed" in refused.stderr
+    # The app's cache and sessions are in Redis, its rows in PostgreSQL.
+    assert shell(host, "from django.db import connection; print(connection.vendor)") == "postgresql"
+    assert shell(host, "from django.core.cache import cache; cache.set('probe', 42); print(cache.get('probe'))") == "42"
+
+
+def test_a_celery_task_runs_and_writes_its_row(host):
+    on(host, PG_HOST)
+    text = f"celery-{uuid.uuid4().hex[:8]}"
+    shell(host, f"from notes.tasks import add_note; print(add_note.delay({text!r}).id)")
+    code = f"from notes.models import Note; print(Note.objects.filter(text={text!r}).count())"
+    for _attempt in range(30):
+        if shell(host, code) == "1":
+            break
+        time.sleep(1)
+    assert shell(host, code) == "1"
+
+
+def test_beat_runs_the_periodic_task(host):
+    on(host, PG_HOST)
+    code = "from notes.models import Heartbeat; h = Heartbeat.objects.filter(pk=1).first(); print(h.beats if h else 0)"
+    first = int(shell(host, code))
+    for _attempt in range(30):  # every 5 s in this scenario
+        if int(shell(host, code)) > first:
+            break
+        time.sleep(1)
+    assert int(shell(host, code)) > first
+
+
+def test_cron_runs_the_backup_command(host):
+    assert host.service("cron").is_running
+    assert cron_command(host) == f"/usr/local/sbin/djangoops-backup backup {APP}"
+    folder = host.file(BACKUPS)
+    assert folder.user == "root"
+    assert folder.mode == 0o700
+
+
+def test_a_postgresql_backup_restores_rows_and_media(client, host):
+    on(host, PG_HOST)
+    upload(client, host, 3)
+    shell(host, "from notes.models import Note; Note.objects.bulk_create([Note(text=f'row {i}') for i in range(200)]); print(1)")
+    rows, media = note_count(host), media_checksums(host)
+    assert rows >= 200
+    assert media.count("\n") >= 2
+    host.run_expect([0], cron_command(host))
+    status = json.loads(host.file(f"{BACKUPS}/status.json").content_string)
+    assert status["ok"]
+    assert status["size_bytes"] > 0
+    assert status["backup"]
+    backup = f"{BACKUPS}/{status['backup']}"
+    for name in ("database.dump", "globals.sql", "media.tar.gz", "media.sha256", "MANIFEST.sha256"):
+        assert host.file(f"{backup}/{name}").exists, name
+    # Disaster: the database dropped (the app stopped for it), the media deleted.
+    host.run_expect([0], f"systemctl stop {APP}.socket {APP}.service {APP}-celery-worker {APP}-celery-beat")
+    host.run_expect([0], "runuser -u postgres -- dropdb example")
+    host.run_expect([0], f"find /srv/{APP}/shared/media -type f -delete")
+    host.run_expect([0], f"systemctl start {APP}.socket {APP}.service {APP}-celery-worker {APP}-celery-beat")
+    assert client.get("/healthz")[0] == 503
+    output, rc = playbook("restore", "djangoops_only_apps=example", limit=PG_HOST)
+    assert rc == 0, output[-3000:]
+    assert f"restored from {status['backup']}" in output
+    assert note_count(host) == rows
+    assert media_checksums(host) == media
+    assert client.get("/healthz")[0] == 200
+    assert host.service(f"{APP}-celery-worker").is_running
+
+
+def test_a_backup_that_cannot_reach_its_database_fails_and_says_so(host):
+    on(host, PG_HOST)
+    before = json.loads(host.file(f"{BACKUPS}/status.json").content_string)
+    host.run_expect([0], "systemctl stop postgresql@15-main")
+    try:
+        result = host.run(cron_command(host))
+    finally:
+        host.run_expect([0], "systemctl start postgresql@15-main")
+    assert result.rc != 0
+    status = json.loads(host.file(f"{BACKUPS}/status.json").content_string)
+    assert status["ok"] is False
+    assert "pg_dump failed" in status["error"]
+    assert status["last_success"] == before["last_success"]
+    assert "FAILED: pg_dump failed" in host.file(f"/var/log/djangoops-backup-{APP}.log").content_string
+    assert "FAILED" in host.check_output("journalctl -t djangoops-backup --no-pager -n 5")
+    # No unfinished backup is left behind.
+    assert host.check_output(f"find {BACKUPS} -mindepth 1 -maxdepth 1 -type d ! -exec test -e {{}}/MANIFEST.sha256 \\; -print") == ""
+
+
+def test_sqlite_backups_taken_while_rows_are_written_are_consistent(host):
+    on(host, SQLITE_HOST)
+    writer = (
+        "import time\nfrom notes.models import Note\nend = time.monotonic() + 20\n"
+        "while time.monotonic() < end:\n    Note.objects.bulk_create([Note(text='w') for _ in range(20)])\nprint('done')"
+    )
+    log = host.check_output("mktemp")
+    host.run_expect([0], f"nohup {MANAGE} shell --no-imports -c {shlex.quote(writer)} >{log} 2>&1 &")
+    time.sleep(3)
+    counts = []
+    for _attempt in range(3):
+        host.run_expect([0], cron_command(host))
+        name = json.loads(host.file(f"{BACKUPS}/status.json").content_string)["backup"]
+        check = (
+            "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+            "print(db.execute('PRAGMA integrity_check').fetchone()[0], db.execute('SELECT count(*) FROM notes_note').fetchone()[0])"
+        )
+        out = host.check_output(f"python3 -c {shlex.quote(check)} {BACKUPS}/{name}/database.sqlite3")
+        verdict, count = out.split()
+        assert verdict == "ok"
+        counts.append(int(count))
+        time.sleep(2)
+    assert counts == sorted(counts), counts
+    assert counts[-1] > counts[0], counts  # the writer was writing
+    for _attempt in range(30):
+        if "done" in host.file(log).content_string:
+            break
+        time.sleep(1)
+
+
+def test_a_sqlite_backup_restores(client, host):
+    on(host, SQLITE_HOST)
+    upload(client, host, 2)
+    rows, media = note_count(host), media_checksums(host)
+    host.run_expect([0], cron_command(host))
+    shell(host, "from notes.models import Note; Note.objects.all().delete(); print(1)")
+    host.run_expect([0], f"find /srv/{APP}/shared/media -type f -delete")
+    output, rc = playbook("restore", "djangoops_only_apps=example", limit=SQLITE_HOST)
+    assert rc == 0, output[-3000:]
+    assert note_count(host) == rows
+    assert media_checksums(host) == media
+    assert client.get("/healthz")[0] == 200
+
+
+def test_retention_keeps_exactly_the_configured_backups(host):
+    on(host, SQLITE_HOST)
+    # Finished backups of the last five weeks, one a day, as cron would have left them.
+    today = datetime.datetime.now(datetime.UTC).replace(hour=3, minute=30, second=0, microsecond=0)
+    stamps = [(today - datetime.timedelta(days=days)).strftime("%Y%m%dT%H%M%SZ") for days in range(1, 36)]
+    for stamp in stamps:
+        host.run_expect([0], f"mkdir -p {BACKUPS}/{stamp} && touch {BACKUPS}/{stamp}/MANIFEST.sha256")
+    host.run_expect([0], f"mkdir -p {BACKUPS}/19990101T000000Z")  # an unfinished one: no manifest
+    host.run_expect([0], cron_command(host))
+    newest = json.loads(host.file(f"{BACKUPS}/status.json").content_string)["backup"]
+    kept = sorted(host.check_output(f"ls {BACKUPS} | grep -v status").split())
+    # keep_daily 3: the newest of today (the run just now; today's earlier ones go) and of the two
+    # days before; keep_weekly 2: this ISO week's newest (today's) and last week's newest.
+    last_week = next(
+        stamp for stamp in stamps if datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").isocalendar()[:2] < today.isocalendar()[:2]
+    )
+    expected = sorted({newest, stamps[0], stamps[1], last_week})
+    assert kept == expected, (kept, expected)

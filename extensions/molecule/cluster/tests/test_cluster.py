@@ -1,0 +1,213 @@
+"""The multi-host topology as its users see it: one load balancer in front of two app hosts and
+a database host, all firewalled. Pages, static files and media through the load balancer; each
+port open only to the hosts that need it; then deploys, reloads and restarts rolled across the
+app hosts while shared/loadgen.py drives the load balancer's published port, with not one
+failed request allowed. The rolling steps build on each other, in order."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+
+from site_client import APP, LOADGEN, SITE, Client
+
+LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
+POOL = f"/etc/nginx/djangoops-pools/{APP}_app.conf"
+# Every check runs once, on the load balancer's entry; the other hosts are reached by name.
+testinfra_hosts = [f"ansible://{LB}?ansible_inventory={os.environ.get('MOLECULE_INVENTORY_FILE', '')}"]
+# At least this many requests during a full rolling deploy, none of them failed.
+DEPLOY_REQUESTS = 10_000
+
+
+def on(name):
+    return testinfra.get_host(f"docker://{name}")
+
+
+def address(name):
+    return on(name).check_output("hostname -I").split()[0]
+
+
+def lb_port():
+    out = subprocess.run(["docker", "port", LB, "443/tcp"], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0].rsplit(":", 1)[1])
+
+
+def playbook(name, *extra_vars):
+    """Run one of the collection's playbooks as a user would; its output, and its exit code."""
+    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"djangoops.stack.{name}"]
+    for extra in extra_vars:
+        args += ["-e", extra]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=1200, env=env)
+    return " ".join((result.stdout + result.stderr).split()), result.returncode
+
+
+def under_load(action, tmp_path, clients=8):
+    """Run action() while loadgen drives the load balancer; loadgen's figures and action's result."""
+    stop = tmp_path / "stop"
+    figures = tmp_path / "load.json"
+    load = subprocess.Popen(
+        [sys.executable, str(LOADGEN), "--port", str(lb_port()), "--site", SITE, "--clients", str(clients),
+         "--seconds", "1500", "--stop-file", str(stop), "--json", str(figures)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # the load is running before the action starts
+        result = action()
+        time.sleep(3)
+    finally:
+        stop.touch()
+        output, _errors = load.communicate(timeout=60)
+    print(output)
+    return json.loads(figures.read_text()), result
+
+
+def healthz(name):
+    """/healthz of one app host's gunicorn, asked from the load balancer."""
+    out = on(LB).check_output(f"curl -s --max-time 5 -H 'Host: {SITE}' -H 'X-Forwarded-Proto: https' http://{address(name)}:8000/healthz")
+    return json.loads(out)
+
+
+def live_release(name):
+    return on(name).file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def pool_lines():
+    return [line.strip() for line in on(LB).file(POOL).content_string.splitlines() if "server " in line]
+
+
+def test_the_load_balancer_pools_both_app_hosts_over_tls(host):
+    lines = pool_lines()
+    assert len(lines) == 2
+    assert all(" down" not in line for line in lines)
+    assert {line.rsplit("# ", 1)[1] for line in lines} == {APP1, APP2}
+    client = Client(host)
+    seen = set()
+    for _attempt in range(20):
+        status, _headers, body = client.get("/healthz")
+        assert status == 200
+        seen.add(json.loads(body)["host"])
+    assert seen == {APP1, APP2}
+    assert on(APP1).socket("tcp://0.0.0.0:8000").is_listening
+    assert not on(LB).service("example").is_running  # no app server on the load balancer
+
+
+def test_static_files_come_from_the_load_balancers_copy(host):
+    client = Client(host)
+    _status, _headers, body = client.get("/")
+    css = next(part.split('"')[0] for part in body.split('href="')[1:] if part.startswith("/static/"))
+    status, headers, _body = client.get(css)
+    assert status == 200
+    assert "immutable" in " ".join(headers.get("cache-control", []))
+    copy = host.file(f"/var/www/djangoops/{APP}/static/{css.removeprefix('/static/')}")
+    assert copy.exists
+    assert copy.user == "root"
+    assert host.file(f"/var/www/djangoops/{APP}/releases/{live_release(APP1)}").exists
+
+
+def test_media_uploaded_through_any_app_host_are_served_by_the_load_balancer(host):
+    client = Client(host)
+    _status, _headers, body = client.get("/")
+    names = []
+    folder = host.check_output("mktemp -d")
+    for number in range(4):  # round robin: both app hosts take uploads
+        name = f"{folder}/cluster-upload-{number}.txt"
+        host.run_expect([0], f"echo cluster upload {number} > {name}")
+        result = client.post_form(body, path="/upload/", files=[("file", name)])
+        assert result.stdout.startswith("HTTP/2 302"), result.stdout[:300]
+        names.append(name.rsplit("/", 1)[1])
+    for name in names:
+        files = on(APP2).check_output(f"find /srv/{APP}/shared/media -name '{name.removesuffix('.txt')}*'")
+        assert files, name
+        path = files.splitlines()[0].removeprefix(f"/srv/{APP}/shared/media")
+        status, _headers, content = client.get(f"/media{path}")
+        assert status == 200
+        assert "cluster upload" in content
+        assert on(APP1).file(files.splitlines()[0]).exists
+
+
+def test_migrations_ran_once_and_every_host_reaches_its_services():
+    # The app hosts use PostgreSQL and Redis on the database host, through its firewall.
+    for name in (APP1, APP2):
+        assert healthz(name)["status"] == "ok"
+    count = on(DB).check_output("runuser -u postgres -- psql -tAc \"select count(*) from django_migrations where app = 'notes'\" example")
+    assert int(count) >= 2
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "port", "open_"),
+    [
+        (LB, APP1, 8000, True),
+        (LB, APP2, 8000, True),
+        (DB, APP1, 8000, False),
+        (APP2, APP1, 8000, False),
+        (APP1, DB, 5432, True),
+        (APP2, DB, 6379, True),
+        (LB, DB, 5432, False),
+        (LB, DB, 6379, False),
+        (DB, LB, 443, True),
+    ],
+)
+def test_the_firewall_admits_only_the_hosts_that_need_a_port(source, target, port, open_):
+    probe = f"import socket,sys\ns=socket.socket(); s.settimeout(3)\nsys.exit(s.connect_ex(('{address(target)}', {port})))\n"
+    result = on(source).run(f'python3 -c "{probe}"')
+    assert (result.rc == 0) == open_, f"{source} -> {target}:{port}: rc {result.rc}"
+
+
+def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
+    v1 = live_release(APP1)
+    figures, (output, rc) = under_load(lambda: playbook("deploy", f"django_app_source_path={versions['v2']}"), tmp_path, clients=8)
+    assert rc == 0, output[-3000:]
+    v2 = live_release(APP1)
+    assert v2 != v1
+    assert live_release(APP2) == v2
+    assert figures["non_2xx"] == 0, figures
+    assert figures["socket_errors"] == 0, figures
+    assert figures["sent"] >= DEPLOY_REQUESTS, figures
+    # Requests sent again because nginx closed an idle kept-alive connection as it reloaded (as
+    # browsers do): a handful per reload, never a failure of their own.
+    assert figures["retried_on_closed_keepalive"] <= figures["sent"] // 1000, figures
+    # The load saw the old release, then the new one, and never only one host down at a time
+    # beyond the pools: both releases answered during the roll.
+    assert {v1, v2} <= set(figures["releases"]), figures["releases"]
+    assert figures["releases"][v1]["first"] < figures["releases"][v2]["last"]
+    assert all(" down" not in line for line in pool_lines())
+    # Migrations ran on the first app host only, in the first batch; the second skipped the gate.
+    gates = re.findall(r"Gate: apply the database migrations\]\s*\**\s*(ok|changed|skipping): \[([\w-]+)\]", output)
+    assert gates == [("ok", APP1), ("skipping", APP2)], gates
+
+
+@pytest.mark.parametrize("action", ["reload", "restart"])
+def test_a_rolling_reload_or_restart_under_load_fails_no_request(tmp_path, action):
+    figures, (output, rc) = under_load(lambda: playbook("restart", f"djangoops_restart={action}"), tmp_path)
+    assert rc == 0, output[-3000:]
+    assert figures["non_2xx"] == 0, figures
+    assert figures["socket_errors"] == 0, figures
+    assert figures["sent"] > 0
+    assert all(" down" not in line for line in pool_lines())
+
+
+def test_a_failed_deploy_stops_the_roll_with_that_host_out_of_the_pool(tmp_path, versions):
+    v2 = live_release(APP1)
+    figures, (output, rc) = under_load(lambda: playbook("deploy", f"django_app_source_path={versions['v3']}"), tmp_path, clients=4)
+    assert rc != 0
+    assert "did not go live" in output
+    assert "module_that_does_not_exist" in output
+    # The first batch (app1) failed its gates: it stays out of the pool; app2 was never touched.
+    lines = {line.rsplit("# ", 1)[1]: line for line in pool_lines()}
+    assert " down" in lines[APP1]
+    assert " down" not in lines[APP2]
+    assert live_release(APP1) == v2
+    assert live_release(APP2) == v2
+    assert figures["non_2xx"] == 0, figures
+    assert figures["socket_errors"] == 0, figures
+    assert set(figures["releases"]) == {v2}
+    # Deploying a good release again puts it back.
+    output, rc = playbook("deploy", f"django_app_source_path={versions['v2']}")
+    assert rc == 0, output[-3000:]
+    assert all(" down" not in line for line in pool_lines())

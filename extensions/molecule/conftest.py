@@ -1,0 +1,34 @@
+"""Fixtures for every scenario's checks; the request helpers live in shared/site_client.py."""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "shared"))
+
+from site_client import EXAMPLE_PROJECT, Client
+
+
+@pytest.fixture
+def client(host):
+    client = Client(host)
+    yield client
+    host.run(f"rm -f {client.jar}")
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """Releases of the example project to deploy: v2 with a visible change (its heading), v3 as
+    v2 with an import error in a view module (a release that must stop at its gates)."""
+    base = tmp_path_factory.mktemp("versions")
+    v2 = base / "v2"
+    shutil.copytree(EXAMPLE_PROJECT, v2, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
+    index = v2 / "notes" / "templates" / "notes" / "index.html"
+    index.write_text(index.read_text().replace("<h1>djangoops example</h1>", "<h1>djangoops example v2</h1>"))
+    v3 = base / "v3"
+    shutil.copytree(v2, v3)
+    views = v3 / "notes" / "views.py"
+    views.write_text("import module_that_does_not_exist  # noqa: F401\n" + views.read_text())
+    return {"v2": v2, "v3": v3}

@@ -1,0 +1,190 @@
+"""Releases as a user lives them: deploy v2, roll back, deploy a broken v3, rotate the
+SECRET_KEY, deploy from a wheel. Each step runs ansible-playbook against this instance, as a
+user would, and then looks at what the site serves. The steps build on each other, in order."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from site_client import APP, EXAMPLE_PROJECT, Client
+
+KEY_ONE = "releases-test-key-one-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
+KEY_TWO = "releases-test-key-two-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
+MANAGE = f"/srv/{APP}/bin/manage"
+
+
+def playbook(name, *extra_vars, verbose=False):
+    """Run one of the collection's playbooks as a user would; its output, and its exit code."""
+    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"djangoops.stack.{name}"]
+    if verbose:
+        args += ["-v", "--diff"]
+    for extra in extra_vars:
+        args += ["-e", extra]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900, env=env)
+    # One line: messages wrap in the callback's output.
+    return " ".join((result.stdout + result.stderr).split()), result.returncode
+
+
+def heading(client):
+    status, _headers, body = client.get("/")
+    assert status == 200
+    return re.search(r"<h1>(.*?)</h1>", body).group(1)
+
+
+def live_release(host):
+    return host.file(f"/srv/{APP}/current").linked_to.rsplit("/", 1)[-1]
+
+
+def test_v1_is_live_and_passes_the_deployment_checks(client, host):
+    assert heading(client) == "djangoops example"
+    result = host.run(f"{MANAGE} check --deploy --fail-level WARNING")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_the_log_file_is_written_and_rotated(client, host):
+    assert client.get("/no-such-page/")[0] == 404  # django.request logs it as a warning
+    log = host.file(f"/srv/{APP}/shared/log/django.log")
+    assert log.exists
+    assert "Not Found: /no-such-page/" in log.content_string
+    result = host.run(f"logrotate --debug /etc/logrotate.d/djangoops-{APP}")
+    assert result.rc == 0, result.stderr
+
+
+def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
+    v1 = live_release(host)
+    output, rc = playbook("deploy", f"django_app_source_path={versions['v2']}")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example v2"
+    assert host.file(f"/srv/{APP}/previous").linked_to.endswith(f"/releases/{v1}")
+    # The post-release command ran on the new release, before it went live.
+    assert "clearsessions" in output
+    # The same requirements: v2 runs in v1's virtualenv, and pip did not run.
+    v2 = live_release(host)
+    venv = host.file(f"/srv/{APP}/releases/{v2}/venv")
+    assert venv.is_symlink
+    assert venv.linked_to.startswith(f"/srv/{APP}/venvs/")
+    assert host.file(f"/srv/{APP}/releases/{v1}/venv").linked_to == venv.linked_to
+    pip_task = r"TASK \[djangoops\.stack\.django_app : Create the release's virtualenv[^\]]*\] \**\s*skipping"
+    assert re.search(pip_task, output), output[-3000:]
+    # The superuser was made by the first converge, which left the mark; no later run makes it again.
+    mark = host.file(f"/etc/djangoops/{APP}/superuser-created-admin")
+    assert mark.exists
+    assert (mark.user, mark.mode) == ("root", 0o600)
+    superuser_task = r"TASK \[djangoops\.stack\.django_app : Create the superuser\] \**\s*skipping"
+    assert re.search(superuser_task, output), output[-3000:]
+
+
+def test_rollback_puts_v1_back_and_a_second_rollback_v2(client, host):
+    v2 = live_release(host)
+    output, rc = playbook("rollback")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example"
+    assert host.file(f"/srv/{APP}/previous").linked_to.endswith(f"/releases/{v2}")
+    output, rc = playbook("rollback")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example v2"
+    assert live_release(host) == v2
+
+
+def test_a_broken_v3_never_goes_live(client, host, versions):
+    v2 = live_release(host)
+    output, rc = playbook("deploy", f"django_app_source_path={versions['v3']}")
+    assert rc != 0
+    # The play says which step failed, and why: migrate runs Django's checks, which import the
+    # URLconf and with it the broken view module.
+    assert "did not go live" in output
+    assert 'the step "Gate: apply the database migrations" failed' in output
+    assert "ModuleNotFoundError: No module named" in output
+    assert "module_that_does_not_exist" in output
+    assert "The previous release, if any, is still the one serving." in output
+    assert live_release(host) == v2
+    assert heading(client) == "djangoops example v2"
+
+
+def login(client, host):
+    password = host.check_output(f"cat /etc/djangoops/{APP}/superuser-password").strip()
+    _status, _headers, page = client.get("/admin/login/")
+    result = client.post_form(page, path="/admin/login/", fields=[("username", "admin"), ("password", password), ("next", "/admin/")])
+    assert "location: /admin/" in result.stdout.lower(), result.stdout[:500]
+
+
+def logged_in(client):
+    status, headers, _body = client.get("/admin/")
+    return status == 200 and "location" not in headers
+
+
+def test_secret_key_rotation_keeps_sessions_while_the_old_key_is_a_fallback(host, versions):
+    # Two sessions made under the first key: one used while that key is a fallback (Django then
+    # moves it to the new key), one left alone until the fallback is gone.
+    used, idle = Client(host), Client(host)
+    for client in (used, idle):
+        login(client, host)
+        assert logged_in(client)
+    source = f"django_app_source_path={versions['v2']}"
+    output, rc = playbook(
+        "deploy", source, f"django_app_secret_key={KEY_TWO}", f'{{"django_app_secret_key_fallbacks": ["{KEY_ONE}"]}}', verbose=True
+    )
+    assert rc == 0, output[-3000:]
+    assert KEY_ONE not in output
+    assert KEY_TWO not in output
+    assert host.file(f"/etc/djangoops/{APP}/env").contains(KEY_TWO)
+    assert logged_in(used), "a session signed with the old key must stay valid while it is a fallback"
+    output, rc = playbook("deploy", source, f"django_app_secret_key={KEY_TWO}", verbose=True)
+    assert rc == 0, output[-3000:]
+    assert KEY_ONE not in output
+    assert KEY_TWO not in output
+    assert not logged_in(idle), "without the fallback, a session of the old key must be gone"
+    assert logged_in(used), "a session used during the fallback window was moved to the new key"
+    for client in (used, idle):
+        host.run(f"rm -f {client.jar}")
+
+
+def test_secrets_stay_out_of_units_processes_and_logs(host):
+    env = host.file(f"/etc/djangoops/{APP}/env")
+    assert (env.user, env.group, env.mode) == ("root", APP, 0o640)
+    units = host.check_output(f"cat /etc/systemd/system/{APP}.service /etc/systemd/system/{APP}.socket")
+    processes = host.check_output("ps -eo args")
+    journal = host.check_output("journalctl --no-pager -o cat")
+    for key in (KEY_ONE, KEY_TWO):
+        assert key not in units
+        assert key not in processes
+        assert key not in journal
+
+
+def test_a_wheel_deploys_and_rolls_back(client, host, tmp_path):
+    source = tmp_path / "source"  # a copy: the build writes into the tree it builds
+    shutil.copytree(EXAMPLE_PROJECT, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    output, rc = playbook("deploy", "django_app_source=wheel", f"django_app_wheel_path={wheel}")
+    assert rc == 0, output[-3000:]
+    release = live_release(host)
+    assert heading(client) == "djangoops example"
+    _status, _headers, body = client.get("/healthz")
+    assert release in body
+    settings = host.run(f"ls /srv/{APP}/releases/{release}/venv/lib/python3*/site-packages/exampleproject/settings_production.py")
+    assert settings.rc == 0
+    output, rc = playbook("rollback")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example v2"
+
+
+def test_unfinished_and_old_releases_are_removed_but_live_and_previous_kept(host):
+    releases = host.check_output(f"ls /srv/{APP}/releases").split()
+    assert live_release(host) in releases
+    assert host.file(f"/srv/{APP}/previous").linked_to.rsplit("/", 1)[-1] in releases
+    assert len(releases) <= 3  # django_app_keep_releases
+    for release in releases:  # the broken v3 is gone
+        assert host.file(f"/srv/{APP}/releases/{release}/.djangoops-release-complete").exists
+    # Every shared virtualenv left is one a kept release uses.
+    used = {host.file(f"/srv/{APP}/releases/{release}/venv").linked_to for release in releases}
+    venvs = host.check_output(f"ls /srv/{APP}/venvs").split()
+    assert venvs
+    assert {f"/srv/{APP}/venvs/{venv}" for venv in venvs} <= used

@@ -1,0 +1,195 @@
+"""A bounded HTTPS load on a published loopback port: how many requests a rolling deploy, a
+reload or a restart fails.
+
+    python3 extensions/molecule/shared/loadgen.py --port 32771 --site example.djangoops.test --seconds 300 \
+        --stop-file /tmp/stop --json /tmp/load.json
+
+--clients threads each keep one TLS connection to 127.0.0.1:--port (the site's name as SNI and
+Host) and send GETs on it, alternating the paths given with --path (default / and /healthz);
+a connection the server closes is opened again. A GET whose kept-alive connection the server
+closed before answering (nginx closes its idle ones when it reloads) is sent once more on a new
+connection, as browsers, curl and urllib3 do; those are counted apart, and fail only if the
+second try fails too. The load ends after --seconds at the latest,
+earlier when --stop-file appears or on SIGINT/SIGTERM. It prints one line of figures and, with
+--json, writes them: requests sent, answered 2xx, answered otherwise (by status), failed at the
+socket (by error), the requests per second, and each release /healthz named, with the second it
+was first and last seen, so a run shows the switch from one release to the next.
+Nothing but 127.0.0.1 is contacted.
+"""
+
+import argparse
+import http.client
+import json
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+# A kept-alive connection that the server closed before this request's answer began.
+STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class LoopbackHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1:port, with the site's name in SNI and in the Host header."""
+
+    def __init__(self, site, port, context, timeout):
+        super().__init__(site, port, context=context, timeout=timeout)
+
+    def connect(self):
+        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+class Load:
+    def __init__(self, args):
+        self.args = args
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.ok = 0
+        self.statuses = Counter()
+        self.errors = Counter()
+        self.releases = {}
+        self.failures = []
+        self.retried = 0
+        self.context = ssl.create_default_context(cafile=args.cacert) if args.cacert else ssl._create_unverified_context()  # noqa: S323  a load tool; --cacert verifies
+        self.started = time.monotonic()
+
+    def record(self, path, status=None, body=b"", error=None):
+        elapsed = round(time.monotonic() - self.started, 1)
+        with self.lock:
+            self.sent += 1
+            if error is not None:
+                self.errors[error] += 1
+                if len(self.failures) < 20:
+                    self.failures.append({"second": elapsed, "path": path, "error": error})
+                return
+            if 200 <= status < 300:
+                self.ok += 1
+            else:
+                self.statuses[str(status)] += 1
+                if len(self.failures) < 20:
+                    self.failures.append({"second": elapsed, "path": path, "status": status})
+            if path.startswith("/healthz") and status == 200:
+                try:
+                    release = json.loads(body).get("release", "?")
+                except ValueError:
+                    release = "?"
+                seen = self.releases.setdefault(release, {"first": elapsed, "last": elapsed, "answers": 0})
+                seen["last"] = elapsed
+                seen["answers"] += 1
+
+    def client(self, offset):
+        paths = self.args.path
+        index = offset
+        connection, used = None, 0
+        while not self.stop.is_set():
+            path = paths[index % len(paths)]
+            index += 1
+            for attempt in (1, 2):
+                if connection is None:
+                    connection, used = LoopbackHTTPSConnection(self.args.site, self.args.port, self.context, self.args.timeout), 0
+                try:
+                    connection.request("GET", path, headers={"User-Agent": "djangoops-loadgen"})
+                    response = connection.getresponse()
+                    body = response.read()
+                except STALE_CONNECTION as exc:
+                    connection.close()
+                    connection = None
+                    # The server closed a kept-alive connection as this request went out (nginx
+                    # does with its idle ones when it reloads): like browsers, curl and urllib3,
+                    # send an idempotent request once more on a new connection; count it.
+                    if attempt == 1 and used > 0:
+                        with self.lock:
+                            self.retried += 1
+                        continue
+                    self.record(path, error=exc.__class__.__name__)
+                    break
+                except (OSError, http.client.HTTPException) as exc:
+                    connection.close()
+                    connection = None
+                    self.record(path, error=exc.__class__.__name__)
+                    break
+                used += 1
+                self.record(path, status=response.status, body=body)
+                if response.will_close:
+                    connection.close()
+                    connection = None
+                break
+        if connection is not None:
+            connection.close()
+
+    def run(self):
+        threads = [threading.Thread(target=self.client, args=(n,), daemon=True) for n in range(self.args.clients)]
+        for thread in threads:
+            thread.start()
+        stop_file = Path(self.args.stop_file) if self.args.stop_file else None
+        deadline = self.started + self.args.seconds
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if stop_file is not None and stop_file.exists():
+                break
+            time.sleep(0.2)
+        self.stop.set()
+        for thread in threads:
+            thread.join(self.args.timeout + 5)
+        return self.summary()
+
+    def summary(self):
+        seconds = time.monotonic() - self.started
+        return {
+            "site": self.args.site,
+            "port": self.args.port,
+            "clients": self.args.clients,
+            "paths": self.args.path,
+            "seconds": round(seconds, 1),
+            "sent": self.sent,
+            "ok": self.ok,
+            "non_2xx": sum(self.statuses.values()),
+            "statuses": dict(self.statuses),
+            "socket_errors": sum(self.errors.values()),
+            "retried_on_closed_keepalive": self.retried,
+            "errors": dict(self.errors),
+            "requests_per_second": round(self.sent / seconds, 1) if seconds else 0,
+            "releases": self.releases,
+            "first_failures": self.failures,
+        }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--port", type=int, required=True, help="the load balancer's published HTTPS port on 127.0.0.1")
+    parser.add_argument("--site", required=True, help="the site's name (SNI and Host)")
+    parser.add_argument("--path", action="append", help="a path to request (repeat; default / and /healthz)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent connections (default 8)")
+    parser.add_argument("--seconds", type=float, default=60, help="the longest the load runs (default 60)")
+    parser.add_argument("--stop-file", help="end the load as soon as this file exists")
+    parser.add_argument("--timeout", type=float, default=15, help="seconds a request may take (default 15)")
+    parser.add_argument("--cacert", help="verify the certificate against this CA file")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    args.path = args.path or ["/", "/healthz"]
+
+    load = Load(args)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: load.stop.set())
+    figures = load.run()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    releases = ", ".join(f"{name} ({seen['first']}-{seen['last']} s)" for name, seen in figures["releases"].items())
+    print(
+        f"{figures['sent']} requests in {figures['seconds']} s ({figures['requests_per_second']}/s) over"
+        f" {figures['clients']} connections: {figures['ok']} 2xx, {figures['non_2xx']} non-2xx {figures['statuses']},"
+        f" {figures['socket_errors']} socket errors {figures['errors']}"
+        f" ({figures['retried_on_closed_keepalive']} sent again after the server closed an idle kept-alive connection);"
+        " releases seen:"
+        f" {releases or 'none'}"
+    )
+    return 0 if figures["non_2xx"] == 0 and figures["socket_errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

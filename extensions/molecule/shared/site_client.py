@@ -1,0 +1,115 @@
+"""What the Molecule scenarios' tests share: requests made from inside the host under test."""
+
+import re
+import shlex
+from pathlib import Path
+
+SITE = "example.djangoops.test"
+APP = "example"
+# Beside this file, so that the scenarios run from an installed collection as from a checkout.
+SHARED = Path(__file__).resolve().parent
+EXAMPLE_PROJECT = SHARED / "django_project"
+LOADGEN = SHARED / "loadgen.py"
+
+
+class Client:
+    """curl on the host itself, through nginx, with the site's name resolved to loopback. site and
+    app name the nginx site whose certificate the requests trust."""
+
+    def __init__(self, host, site=SITE, app=APP):
+        self.host = host
+        self.site = site
+        self.cert = f"/etc/ssl/djangoops/{app}.crt"
+        self.jar = host.check_output("mktemp")
+
+    def curl(self, *args, scheme="https", path="/", name=None, verify=True):
+        name = name or self.site
+        port = 443 if scheme == "https" else 80
+        tls = ["--cacert", self.cert] if scheme == "https" and verify and name == self.site else ["--insecure"]
+        cmd = [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "10",
+            "--resolve",
+            f"{name}:{port}:127.0.0.1",
+            "--cookie",
+            self.jar,
+            "--cookie-jar",
+            self.jar,
+            *tls,
+            *args,
+            f"{scheme}://{name}{path}",
+        ]
+        return self.host.run(shlex.join(cmd))
+
+    def post_form(self, page_body, path="/", fields=(), files=()):
+        """POST a form as a browser would: the page's CSRF token, cookie, Referer and Origin.
+        fields are (name, value) pairs, files (name, path on the host) pairs."""
+        args = ["--include", "--header", f"Referer: https://{self.site}/", "--header", f"Origin: https://{self.site}"]
+        option = "--form" if files else "--data-urlencode"
+        for name, value in [("csrfmiddlewaretoken", csrf_token(page_body)), *fields]:
+            args += [option, f"{name}={value}"]
+        for name, file_path in files:
+            args += ["--form", f"{name}=@{file_path}"]
+        return self.curl(*args, path=path)
+
+    def get(self, path="/", **kwargs):
+        """Return (status, headers as a lower-cased dict, body) of a GET."""
+        result = self.curl("--include", path=path, **kwargs)
+        assert result.rc == 0, result.stderr
+        return parse_response(result.stdout)
+
+
+def parse_response(raw):
+    head, _separator, body = raw.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _separator, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, headers, body
+
+
+def csrf_token(html):
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+WEBSOCKET_CLIENT = r"""
+import base64, os, socket, ssl, sys
+target, name = sys.argv[1], sys.argv[2]
+raw = socket.create_connection((target, 443), timeout=10)
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+context.set_alpn_protocols(["http/1.1"])
+sock = context.wrap_socket(raw, server_hostname=name)
+key = base64.b64encode(os.urandom(16)).decode()
+sock.sendall((f"GET /ws/echo/ HTTP/1.1\r\nHost: {name}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: https://{name}\r\n\r\n").encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    chunk = sock.recv(1)
+    if not chunk:
+        break
+    head += chunk
+status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+if " 101 " not in status:
+    print("REFUSED", status)
+    sys.exit(0)
+payload, mask = b"djangoops-echo", os.urandom(4)
+sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+first, second = sock.recv(2)
+print("ECHO", sock.recv(second & 0x7F).decode())
+"""
+
+
+def websocket_echo(host, name=SITE):
+    """Open a WebSocket to /ws/echo/ through nginx over TLS and send one message; the first line of
+    the answer: 'ECHO <message>' or 'REFUSED <status line>'."""
+    result = host.run(f"timeout 20 python3 - 127.0.0.1 {shlex.quote(name)} <<'PY'\n{WEBSOCKET_CLIENT}\nPY")
+    return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1] if (result.stdout or result.stderr) else ""
