@@ -169,3 +169,24 @@ def test_installed_collection_resolves_its_playbooks(artifact, tmp_path, playboo
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_installed_collection_runs_its_own_scenarios(artifact, tmp_path):
+    """A user installs the artifact where Ansible looks by default and runs Molecule from its
+    extensions/ folder: every scenario is found and its playbooks pass the syntax check, with no
+    base config and no checkout in sight (the containers are what the scenarios themselves test)."""
+    env = {"PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1", "NO_COLOR": "1"}
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "--no-deps", str(artifact)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    extensions = tmp_path / ".ansible/collections/ansible_collections/djangoops/stack/extensions"
+    for scenario in SCENARIOS:
+        name = scenario.parent.name
+        result = subprocess.run(["molecule", "syntax", "-s", name], capture_output=True, text=True, check=False, cwd=extensions, env=env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "Executed: Successful" in result.stderr + result.stdout, name
