@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 1
 SCENARIOS ?= servers cluster default releases backup acme
 
-.PHONY: help venv lint sanity unit molecule compat test demo demo-clean images build clean bench bench-servers
+.PHONY: help venv lint sanity docs unit molecule compat test demo demo-clean images build clean bench bench-servers
 
 help:
 	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
 	@echo "make compat      converge the demo from the oldest supported ansible-core and from the current release"
+	@echo "make docs        the reference as HTML (.cache/docs/site/build/html/index.html)"
 	@echo "make lint | sanity | unit | molecule | images | build | venv | clean"
 
 $(VENV)/.installed: requirements.txt
@@ -41,6 +42,10 @@ lint: venv sanity
 sanity: venv
 	scripts/sanity
 
+# The reference (roles, modules, filters, lookup) as HTML under .cache/docs; a warning fails it.
+docs: venv
+	scripts/docs
+
 unit: venv
 	pytest tests/unit
 
@@ -56,7 +61,7 @@ molecule: venv images
 compat: venv images
 	scripts/compat floor current
 
-test: lint unit molecule compat
+test: lint docs unit molecule compat
 
 demo: venv
 	scripts/testbed demo

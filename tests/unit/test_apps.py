@@ -47,7 +47,7 @@ def test_each_fallback_equals_the_role_default(name, mapping):
     assert yaml.safe_load(literal.replace("'", '"')) == role_default(host_variable)
 
 
-def test_every_per_app_key_is_documented_in_the_readme():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_per_app_key_is_documented_in_the_guide():
+    readme = (ROOT / "docs/several-apps.md").read_text(encoding="utf-8")
     for key, _, _ in mappings().values():
         assert f"`{key}`" in readme, key

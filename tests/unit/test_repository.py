@@ -190,3 +190,29 @@ def test_an_installed_collection_runs_its_own_scenarios(artifact, tmp_path):
         result = subprocess.run(["molecule", "syntax", "-s", name], capture_output=True, text=True, check=False, cwd=extensions, env=env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "Executed: Successful" in result.stderr + result.stdout, name
+
+
+def _anchors(markdown):
+    """GitHub's anchors for a Markdown file's headings."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, re.MULTILINE):
+        anchors.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize(
+    "page",
+    [ROOT / "README.md", ROOT / "DEVELOPERS.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "roles").glob("*/README.md"))],
+    ids=lambda path: str(path.relative_to(ROOT)),
+)
+def test_documentation_links_reach_their_files_and_headings(page):
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.exists(), f"{page.relative_to(ROOT)} links to {target}"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _anchors(linked.read_text(encoding="utf-8")), f"{page.relative_to(ROOT)} links to {target}"

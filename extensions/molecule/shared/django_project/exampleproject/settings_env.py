@@ -3,7 +3,7 @@
 With django_app_settings_mode "environment", the deployment renders no settings module: it
 writes what it owns to the env file as DJANGO_* variables, and DJANGO_SETTINGS_MODULE names this
 module. This is how a project that already reads its settings from the environment plugs in;
-the variable names are the README's.
+the variable names are those of docs/getting-started.md.
 """
 
 import os
