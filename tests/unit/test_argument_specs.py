@@ -15,7 +15,13 @@ def test_role_has_spec_defaults_and_readme(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_spec_and_defaults_agree(role):
-    spec = load_yaml(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    # Every entry point's options: defaults/main.yml serves them all.
+    spec = {}
+    for entry_point in load_yaml(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"].values():
+        for name, option in entry_point.get("options", {}).items():
+            known = spec.setdefault(name, option)
+            for key in ("type", "default", "choices", "elements"):
+                assert known.get(key) == option.get(key), f"{role}: {name}'s {key} differs between entry points"
     defaults = load_yaml(ROOT / "roles" / role / "defaults/main.yml")
 
     required = {name for name, option in spec.items() if option.get("required")}

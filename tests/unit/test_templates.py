@@ -15,6 +15,8 @@ APP = {
     "user": "example",
     "group": "example",
     "root": "/srv/example",
+    "shared_dir": "/srv/example/shared",
+    "sqlite_path": "/srv/example/shared/db/db.sqlite3",
     "current": "/srv/example/current",
     "config_dir": "/etc/djangoops/example",
     "env_file": "/etc/djangoops/example/env",
