@@ -26,36 +26,58 @@ def verdict(ok):
 
 
 def targets(results):
+    """(key in TARGETS, what is held, the figure, met or missed) for each target."""
     rows = []
     servers = results["servers"]
     worst = min((figures[e]["nginx_over_direct"], app, e) for app, figures in servers.items() for e in ENDPOINTS)
     rows.append(
         (
+            "nginx_over_direct",
             "through nginx ≥ 90% of direct, every server and endpoint",
             f"lowest {worst[0]:.0%} ({worst[1]}, {worst[2]})",
             verdict(worst[0] >= TARGETS["nginx_over_direct"]),
         )
     )
     static = results["static"]["site_over_bare"]
-    rows.append(("static file through the site ≥ 90% of bare nginx", f"{static:.0%}", verdict(static >= TARGETS["static_over_bare"])))
+    rows.append(
+        (
+            "static_over_bare",
+            "static file through the site ≥ 90% of bare nginx",
+            f"{static:.0%}",
+            verdict(static >= TARGETS["static_over_bare"]),
+        )
+    )
     split = min(servers["split"][e]["nginx"]["rps"] / servers["gunicorn"][e]["nginx"]["rps"] for e in ENDPOINTS)
     rows.append(
-        ("split mode within 10% of pure WSGI (gunicorn) on HTTP", f"lowest {split:.0%}", verdict(split >= TARGETS["split_over_wsgi"]))
+        (
+            "split_over_wsgi",
+            "split mode within 10% of pure WSGI (gunicorn) on HTTP",
+            f"lowest {split:.0%}",
+            verdict(split >= TARGETS["split_over_wsgi"]),
+        )
     )
     collection = results.get("collection")
     if collection:
         again = collection["no_change"]
         rows.append(
             (
+                "no_change_seconds",
                 "a no-change run in at most 30 s, zero changed",
                 f"{again['seconds']} s, {again['changed']} changed",
                 verdict(again["seconds"] <= TARGETS["no_change_seconds"] and again["changed"] == 0),
             )
         )
         code = collection["code_only_deploy"]["seconds"]
-        rows.append(("a code-only deploy in at most 35 s", f"{code} s", verdict(code <= TARGETS["code_only_seconds"])))
+        rows.append(("code_only_seconds", "a code-only deploy in at most 35 s", f"{code} s", verdict(code <= TARGETS["code_only_seconds"])))
         cold = collection["cold_converge"]["seconds"]
-        rows.append(("a cold converge of the demo in at most 2 min", f"{cold} s", verdict(cold <= TARGETS["cold_converge_seconds"])))
+        rows.append(
+            (
+                "cold_converge_seconds",
+                "a cold converge of the demo in at most 2 min",
+                f"{cold} s",
+                verdict(cold <= TARGETS["cold_converge_seconds"]),
+            )
+        )
     return rows
 
 
@@ -122,7 +144,7 @@ def markdown(results):
         "| target | measured | |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {name} | {value} | {state} |" for name, value, state in targets(results)]
+    lines += [f"| {name} | {value} | {state} |" for _, name, value, state in targets(results)]
     lines += [
         "",
         "## Application servers",

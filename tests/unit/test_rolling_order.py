@@ -8,8 +8,9 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
-from conftest import ROOT
+from conftest import ROOT, load_yaml
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -33,27 +34,48 @@ all:
       hosts: {work-b: {}, work-a: {}}
 """
 
-PLAY = f"""\
-- name: The variables a rolling deploy reads, batch by batch
-  hosts: appservers:workers
-  gather_facts: false
-  serial: 2
-  vars_files:
-    - {ROOT}/playbooks/vars/apps.yml
-  vars:
-    __djangoops_batch_web: "{{{{ ansible_play_batch | select('in', groups['appservers'] | default([])) | list }}}}"
-  tasks:
-    - name: Print them
-      ansible.builtin.debug:
-        msg: "ORDER {{{{ inventory_hostname }}}} {{{{ hostvars | djangoops.stack.migrating_host(__djangoops_deploy_order, 'shop', inventory_hostname) }}}} {{{{ __djangoops_lbs | join(',') }}}} {{{{ __djangoops_batch_web | join(',') }}}}"
-"""
+
+def deploy_play():
+    """The rolling play of playbooks/deploy.yml, as the deploy runs it."""
+    plays = load_yaml(ROOT / "playbooks/deploy.yml")
+    (play,) = [play for play in plays if play.get("serial")]
+    return play
+
+
+def probe(deploy):
+    """deploy.yml's hosts, batch list and variables, with one task that prints what a batch reads."""
+    return [
+        {
+            "name": "The variables a rolling deploy reads, batch by batch",
+            "hosts": deploy["hosts"],
+            "gather_facts": False,
+            "serial": 2,
+            "vars_files": [str(ROOT / "playbooks" / path) for path in deploy["vars_files"]],
+            "vars": {"__djangoops_batch_web": deploy["vars"]["__djangoops_batch_web"]},
+            "tasks": [
+                {
+                    "name": "Print them",
+                    "ansible.builtin.debug": {
+                        "msg": "ORDER {{ inventory_hostname }} {{ hostvars | djangoops.stack.migrating_host(__djangoops_deploy_order, 'shop',"
+                        " inventory_hostname) }} {{ __djangoops_lbs | join(',') }} {{ __djangoops_batch_web | join(',') }}"
+                    },
+                }
+            ],
+        }
+    ]
+
+
+def test_the_probe_reads_the_deploy_play():
+    deploy = deploy_play()
+    assert deploy["hosts"] == "appservers:workers"
+    assert "ansible_play_batch" in deploy["vars"]["__djangoops_batch_web"]
 
 
 @pytest.fixture(scope="module")
 def play(tmp_path_factory):
     folder = tmp_path_factory.mktemp("order")
     (folder / "hosts.yml").write_text(INVENTORY)
-    (folder / "play.yml").write_text(PLAY)
+    (folder / "play.yml").write_text(yaml.safe_dump(probe(deploy_play()), sort_keys=False))
     return folder
 
 
