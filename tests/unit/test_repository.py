@@ -86,6 +86,19 @@ def test_scenario_requirements_are_the_pinned_tools_at_their_floors():
     assert floors == {name: pins.get(name) for name in floors}
 
 
+def install(artifact, folder, env, *options):
+    """ansible-galaxy collection install of the artifact, from a folder away from the checkout
+    (whose ansible.cfg already makes the checkout the installed collection)."""
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "--no-deps", *options, str(artifact)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=folder,
+        env=env,
+    )
+
+
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
@@ -148,16 +161,8 @@ def test_galaxy_version_is_the_next_release_of_the_changelog():
 @pytest.mark.parametrize("playbook", ["site", "deploy", "rollback", "backup", "restore"])
 def test_installed_collection_resolves_its_playbooks(artifact, tmp_path, playbook):
     collections = tmp_path / "collections"
-    # Away from the checkout, whose ansible.cfg already makes it the installed collection.
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path)}
-    subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--no-deps", "--collections-path", str(collections), str(artifact)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    install(artifact, tmp_path, env, "--collections-path", str(collections))
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("appservers:\n  hosts:\n    app1:\nloadbalancers:\n  hosts:\n    app1:\n")
     result = subprocess.run(
@@ -176,14 +181,7 @@ def test_an_installed_collection_runs_its_own_scenarios(artifact, tmp_path):
     extensions/ folder: every scenario is found and its playbooks pass the syntax check, with no
     base config and no checkout in sight (the containers are what the scenarios themselves test)."""
     env = {"PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1", "NO_COLOR": "1"}
-    subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--no-deps", str(artifact)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    install(artifact, tmp_path, env)
     extensions = tmp_path / ".ansible/collections/ansible_collections/djangoops/stack/extensions"
     for scenario in SCENARIOS:
         name = scenario.parent.name

@@ -1,7 +1,10 @@
-"""What the Molecule scenarios' tests share: requests made from inside the host under test."""
+"""What the Molecule scenarios' tests share: requests made from inside the host under test, and the
+collection's playbooks run against the scenario's instances."""
 
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 SITE = "example.djangoops.test"
@@ -10,6 +13,21 @@ APP = "example"
 SHARED = Path(__file__).resolve().parent
 EXAMPLE_PROJECT = SHARED / "django_project"
 LOADGEN = SHARED / "loadgen.py"
+
+
+def run_playbook(name, *extra_vars, limit=None, verbose=False, timeout=900):
+    """Run one of the collection's playbooks against the scenario's instances, as a user would:
+    its output on one line (messages wrap in the callback's output), and its exit code."""
+    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"djangoops.stack.{name}"]
+    if limit:
+        args += ["--limit", limit]
+    if verbose:
+        args += ["-v", "--diff"]
+    for extra in extra_vars:
+        args += ["-e", extra]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout, env=env)
+    return " ".join((result.stdout + result.stderr).split()), result.returncode
 
 
 class Client:

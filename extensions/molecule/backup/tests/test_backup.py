@@ -6,16 +6,15 @@ backup that cannot reach its database fails loudly."""
 
 import datetime
 import json
-import os
 import re
 import shlex
-import subprocess
 import time
 import uuid
 
 import pytest
 
 from site_client import APP
+from site_client import run_playbook as playbook
 
 MANAGE = f"/srv/{APP}/bin/manage"
 BACKUPS = f"/var/backups/djangoops/{APP}"
@@ -40,15 +39,6 @@ def cron_command(host):
     entry = host.file(f"/etc/cron.d/djangoops-backup-{APP}").content_string
     line = next(line for line in entry.splitlines() if re.match(r"^[0-9*]", line))
     return line.split(" root ", 1)[1]
-
-
-def playbook(name, *extra_vars, limit):
-    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", limit, f"djangoops.stack.{name}"]
-    for extra in extra_vars:
-        args += ["-e", extra]
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900, env=env)
-    return " ".join((result.stdout + result.stderr).split()), result.returncode
 
 
 def note_count(host):

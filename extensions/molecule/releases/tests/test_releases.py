@@ -2,30 +2,17 @@
 SECRET_KEY, deploy from a wheel. Each step runs ansible-playbook against this instance, as a
 user would, and then looks at what the site serves. The steps build on each other, in order."""
 
-import os
 import re
 import shutil
 import subprocess
 import sys
 
 from site_client import APP, EXAMPLE_PROJECT, Client
+from site_client import run_playbook as playbook
 
 KEY_ONE = "releases-test-key-one-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
 KEY_TWO = "releases-test-key-two-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
 MANAGE = f"/srv/{APP}/bin/manage"
-
-
-def playbook(name, *extra_vars, verbose=False):
-    """Run one of the collection's playbooks as a user would; its output, and its exit code."""
-    args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"djangoops.stack.{name}"]
-    if verbose:
-        args += ["-v", "--diff"]
-    for extra in extra_vars:
-        args += ["-e", extra]
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=900, env=env)
-    # One line: messages wrap in the callback's output.
-    return " ".join((result.stdout + result.stderr).split()), result.returncode
 
 
 def heading(client):
