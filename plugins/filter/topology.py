@@ -1,4 +1,150 @@
-"""Filters for the multi-host topology: the sites a load balancer serves for a pool of app hosts."""
+"""Filters for the topology: each app of a host resolved from its djangoops_apps entry, the sites a
+load balancer serves for a pool of app hosts, the firewall's rules, the host that migrates."""
+
+import copy
+from functools import cache
+from pathlib import Path
+
+import yaml
+from ansible.errors import AnsibleFilterError
+
+# A djangoops_apps entry's keys and the variables they stand for. A key left out of an entry
+# falls back on the host's variable, then on the default: the owning role's argument spec
+# (roles/<role>/meta/argument_specs.yml, entry point main), or the playbooks' own below.
+APP_KEYS = {
+    **{
+        key: ("django_app_" + key, "django_app")
+        for key in (
+            "name",
+            "project_module",
+            "server_names",
+            "source",
+            "source_path",
+            "git_repo",
+            "git_version",
+            "wheel_path",
+            "requirements_file",
+            "settings_mode",
+            "secret_key",
+            "secret_key_fallbacks",
+            "environment",
+            "database",
+            "cache",
+            "cached_sessions",
+            "email",
+            "admins",
+            "sentry_dsn",
+            "pre_release_commands",
+            "post_release_commands",
+            "asgi_middleware",
+            "superuser",
+            "daphne_runserver",
+            "extra_packages",
+        )
+    },
+    "server": ("app_server_type", "app_server"),
+    "workers": ("app_server_workers", "app_server"),
+    "bind": ("app_server_bind", "app_server"),
+    "websocket_server": ("djangoops_websocket_server", None),
+    "websocket_paths": ("djangoops_websocket_paths", None),
+    "websocket_bind": ("djangoops_websocket_bind", None),
+    "celery": ("djangoops_celery", None),
+    "backup": ("djangoops_backup", None),
+    "site": ("djangoops_site_options", None),
+}
+# The playbooks' own per-app variables: split mode off, no Celery, nightly backups, no site options.
+PLAYBOOK_DEFAULTS = {
+    "djangoops_websocket_server": "",
+    "djangoops_websocket_paths": [],
+    "djangoops_websocket_bind": "",
+    "djangoops_celery": False,
+    "djangoops_backup": True,
+    "djangoops_site_options": {},
+}
+# Beside this file: plugins/filter/ in the collection, whose roles/ is two folders up.
+COLLECTION = Path(__file__).resolve().parents[2]
+
+
+@cache
+def role_defaults(role):
+    """The defaults a role's main entry point declares, from its argument spec."""
+    with open(COLLECTION / "roles" / role / "meta" / "argument_specs.yml", encoding="utf-8") as stream:
+        options = yaml.safe_load(stream)["argument_specs"]["main"]["options"]
+    return {name: option["default"] for name, option in options.items() if "default" in option}
+
+
+def _setting(entry, host_vars, key):
+    """One per-app key of entry: the entry's, else the host's variable, else the default."""
+    variable, role = APP_KEYS[key]
+    if key in entry and key != "site":
+        return entry[key]
+    if variable in host_vars:
+        value = host_vars[variable]
+    else:
+        defaults = role_defaults(role) if role else PLAYBOOK_DEFAULTS
+        if variable not in defaults:
+            raise AnsibleFilterError(
+                f"djangoops_apps entry {entry.get('name', '?')!r}: {key} is not set (the entry's {key!r}, or the host's {variable})"
+            )
+        value = copy.deepcopy(defaults[variable])
+    if key == "site":
+        value = {**(value or {}), **(entry.get("site") or {})}
+    return value
+
+
+def _entries(variables):
+    """A host's djangoops_apps, or one entry standing for its own variables."""
+    entries = variables.get("djangoops_apps") or [{}]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise AnsibleFilterError(f"an entry of djangoops_apps must be a mapping, not {entry!r}")
+        unknown = sorted(set(entry) - set(APP_KEYS))
+        if unknown:
+            raise AnsibleFilterError(
+                f"djangoops_apps entry {entry.get('name', '?')!r} has unknown keys {unknown}; an entry's keys are {sorted(APP_KEYS)}"
+            )
+    return entries
+
+
+def app_settings(entry, host_vars):
+    """entry: one item of a host's djangoops_apps (or an empty mapping, for a host described by its
+    own variables); host_vars: that host's variables. Every per-app variable's value, keyed by the
+    variable's name; the entry's site options are merged over the host's."""
+    entry = entry or {}
+    _entries({"djangoops_apps": [entry]})
+    return {APP_KEYS[key][0]: _setting(entry, host_vars, key) for key in APP_KEYS}
+
+
+def _members(host_vars):
+    """Where load balancers reach a host's apps: this run's, over those its last deploy kept."""
+    kept = (host_vars.get("ansible_local") or {}).get("djangoops") or {}
+    return {**(kept.get("pool_members") or {}), **(host_vars.get("djangoops_pool_members") or {})}
+
+
+def exports(host_vars, stored=False):
+    """What an app host exports for the load balancers: its sites (djangoops_sites, one per app) and
+    where they reach each app (djangoops_pool_members). This run's values go over those its last
+    deploy kept in its local facts (/etc/ansible/facts.d/djangoops.fact), so that a run limited to
+    some apps, or to the load balancers, still sees every app; an app taken out of the host's
+    djangoops_apps drops out. Sites come in the order of the host's apps.
+
+    The site options (djangoops_site_options and an entry's site, which may hold a provided TLS
+    key) always come from the inventory: stored=True leaves them out of what the host keeps, and
+    a kept site gets the inventory's current ones."""
+    entries = _entries(host_vars)
+    names = [entry.get("name", host_vars.get("django_app_name")) for entry in entries]
+    options = {name: _setting(entry, host_vars, "site") for name, entry in zip(names, entries, strict=True)}
+    kept = (host_vars.get("ansible_local") or {}).get("djangoops") or {}
+    sites = {site["name"]: {**site, **options.get(site["name"], {})} for site in kept.get("sites") or []}
+    sites.update({site["name"]: site for site in host_vars.get("djangoops_sites") or []})
+    members = _members(host_vars)
+    result = {
+        "sites": [sites[name] for name in names if name in sites],
+        "pool_members": {name: members[name] for name in names if name in members},
+    }
+    if stored:
+        result["sites"] = [{key: value for key, value in site.items() if key not in options[site["name"]]} for site in result["sites"]]
+    return result
 
 
 def pool_sites(sites, hostvars, hosts, static_dir):
@@ -9,7 +155,7 @@ def pool_sites(sites, hostvars, hosts, static_dir):
         name = site["name"]
         pool, websocket_pool = [], []
         for host in hosts:
-            members = hostvars[host].get("djangoops_pool_members") or {}
+            members = _members(hostvars[host])
             member = members.get(name)
             if not member:
                 continue
@@ -47,13 +193,12 @@ def host_addresses(hostvars, hosts):
 
 
 def _app_ports(variables):
-    """The TCP ports a host's app servers listen on, from its djangoops_apps or its own variables."""
-    apps = variables.get("djangoops_apps") or [{}]
+    """The TCP ports a host's app servers listen on."""
     binds = []
-    for app in apps:
-        binds.append(app.get("bind", variables.get("app_server_bind", "")))
-        if app.get("websocket_server", variables.get("djangoops_websocket_server", "")):
-            binds.append(app.get("websocket_bind", variables.get("djangoops_websocket_bind", "")))
+    for entry in _entries(variables):
+        binds.append(_setting(entry, variables, "bind"))
+        if _setting(entry, variables, "websocket_server"):
+            binds.append(_setting(entry, variables, "websocket_bind"))
     ports = []
     for bind in binds:
         bind = str(bind or "")
@@ -107,11 +252,11 @@ LOCAL_DATABASE_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 def _database(variables, app, host):
     """Where host's app keeps its data: (engine, server, port, name) of a PostgreSQL database on
     another host, or the host itself for SQLite or a database on the host (a socket, localhost)."""
-    entries = variables.get("djangoops_apps") or [{"name": variables.get("django_app_name")}]
-    entry = next((item for item in entries if item.get("name") == app), None)
+    entries = variables.get("djangoops_apps") or [{}]
+    entry = next((item for item in entries if item.get("name", variables.get("django_app_name")) == app), None)
     if entry is None:
         return None  # the host does not run this app
-    database = entry.get("database", variables.get("django_app_database")) or {}
+    database = _setting(entry, variables, "database") or {}
     server = str(database.get("host") or "")
     if database.get("engine", "sqlite") != "postgresql" or server in LOCAL_DATABASE_HOSTS or server.startswith("/"):
         return ("local", host)
@@ -133,6 +278,8 @@ def migrating_host(hostvars, hosts, app, host):
 class FilterModule:
     def filters(self):
         return {
+            "app_settings": app_settings,
+            "exports": exports,
             "pool_sites": pool_sites,
             "host_address": host_address,
             "host_addresses": host_addresses,

@@ -1,54 +1,123 @@
-"""site.yml's per-app entries (djangoops_apps) map onto the roles' variables with the roles' own
-defaults: playbooks/tasks/app.yml repeats each default it falls back on, and must keep them equal."""
+"""Each app is resolved once: djangoops.stack.app_settings turns a djangoops_apps entry, the host's
+variables and the defaults into the app's settings, and playbooks/tasks/app.yml hands them on."""
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from conftest import ROOT, load_yaml
 
+sys.path.insert(0, str(ROOT / "plugins" / "filter"))
+
+from ansible.errors import AnsibleFilterError
+from topology import APP_KEYS, PLAYBOOK_DEFAULTS, app_settings, role_defaults
+
 APP_TASKS = ROOT / "playbooks" / "tasks" / "app.yml"
-# djangoops_app.<key> | default(__djangoops_host.<variable> | default(<literal>))
-FALLBACK = re.compile(r"djangoops_app\.(\w+) \| default\(__djangoops_host\.(\w+) \| default\((.+)\)\) \}\}$")
+REQUIRED = {"name": "shop", "project_module": "shop", "server_names": ["shop.example.com"]}
 
 
-def mappings():
-    block = load_yaml(APP_TASKS)[0]
-    found = {}
-    for name, value in block["vars"].items():
-        match = FALLBACK.search(" ".join(str(value).split()))
+def test_app_tasks_hand_on_every_setting_and_resolve_none():
+    handed = {}
+    for variable, value in load_yaml(APP_TASKS)[0]["vars"].items():
+        match = re.fullmatch(r"\{\{ djangoops_app\.(\w+) \}\}", str(value).strip())
         if match:
-            found[name] = match.groups()
-    return found
+            handed[match.group(1)] = variable
+        assert "default(" not in str(value), f"{variable} falls back on a default of its own"
+    assert set(handed) == {variable for variable, _ in APP_KEYS.values()}
+    for setting, variable in handed.items():
+        assert variable == setting or variable.startswith("__djangoops_"), variable
 
 
-def role_default(variable):
-    for role in ("django_app", "app_server"):
-        defaults = load_yaml(ROOT / "roles" / role / "defaults" / "main.yml")
-        if variable in defaults:
-            return defaults[variable]
-    raise KeyError(variable)
+def test_the_entry_wins_then_the_host_then_the_role_default():
+    host = {"django_app_git_version": "v2", "app_server_type": "uvicorn", "djangoops_celery": True}
+    settings = app_settings({**REQUIRED, "git_version": "v3"}, host)
+    assert settings["django_app_git_version"] == "v3"
+    assert settings["app_server_type"] == "uvicorn"
+    assert settings["djangoops_celery"] is True
+    assert settings["django_app_requirements_file"] == role_defaults("django_app")["django_app_requirements_file"]
+    assert settings["app_server_workers"] == role_defaults("app_server")["app_server_workers"]
+    assert settings["djangoops_backup"] is True
+    assert set(settings) == {variable for variable, _ in APP_KEYS.values()}
 
 
-def test_the_per_app_keys_fall_back_on_the_variables_they_set():
-    found = mappings()
-    assert len(found) >= 15
-    for name, (_, host_variable, _) in found.items():
-        if not name.startswith("__"):
-            assert host_variable == name
+def test_a_host_without_djangoops_apps_is_its_own_variables():
+    host = {f"django_app_{key}": value for key, value in REQUIRED.items()}
+    assert app_settings({}, host)["django_app_name"] == "shop"
 
 
-# The playbook's own variables (djangoops_*) have their default only in the playbook.
+def test_site_options_merge_over_the_hosts():
+    host = {"djangoops_site_options": {"client_max_body_size": "10m", "hsts": True}}
+    settings = app_settings({**REQUIRED, "site": {"client_max_body_size": "50m"}}, host)
+    assert settings["djangoops_site_options"] == {"client_max_body_size": "50m", "hsts": True}
+
+
+def test_defaults_are_copied_not_shared():
+    first = app_settings(dict(REQUIRED), {})
+    first["djangoops_websocket_paths"].append("/ws/")
+    assert app_settings(dict(REQUIRED), {})["djangoops_websocket_paths"] == []
+
+
 @pytest.mark.parametrize(
-    ("name", "mapping"), sorted((name, mapping) for name, mapping in mappings().items() if not mapping[1].startswith("djangoops_"))
+    ("entry", "message"),
+    [
+        ({**REQUIRED, "workrs": 4}, r"unknown keys \['workrs'\]"),
+        ({"name": "shop", "server_names": ["x"]}, r"project_module is not set"),
+        ({"server_names": ["x"], "project_module": "shop"}, r"name is not set"),
+    ],
 )
-def test_each_fallback_equals_the_role_default(name, mapping):
-    _, host_variable, literal = mapping
-    assert yaml.safe_load(literal.replace("'", '"')) == role_default(host_variable)
+def test_bad_entries_fail_with_the_key(entry, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        app_settings(entry, {})
+
+
+def test_defaults_come_from_the_roles_specs_and_agree_with_their_defaults_files():
+    for variable, role in APP_KEYS.values():
+        if role:
+            defaults = load_yaml(ROOT / "roles" / role / "defaults" / "main.yml")
+            if variable in role_defaults(role):
+                assert defaults[variable] == role_defaults(role)[variable], variable
+        else:
+            assert variable in PLAYBOOK_DEFAULTS
 
 
 def test_every_per_app_key_is_documented_in_the_guide():
-    readme = (ROOT / "docs/several-apps.md").read_text(encoding="utf-8")
-    for key, _, _ in mappings().values():
-        assert f"`{key}`" in readme, key
+    guide = (ROOT / "docs/several-apps.md").read_text(encoding="utf-8")
+    for key in APP_KEYS:
+        assert f"`{key}`" in guide, key
+
+
+def test_ansible_resolves_an_inventory_through_the_filter(tmp_path):
+    """Through Ansible's own hostvars: group variables, a vaulted-like template and an entry."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text("appservers:\n  hosts:\n    app1:\n      ansible_connection: local\n")
+    (inventory / "group_vars" / "appservers.yml").write_text(
+        yaml.safe_dump(
+            {
+                "shop_key": "s3cret",
+                "django_app_source": "git",
+                "app_server_workers": 3,
+                "djangoops_apps": [
+                    {"name": "shop", "project_module": "shop", "server_names": ["shop.example.com"], "secret_key": "{{ shop_key }}"},
+                    {"name": "chat", "project_module": "chat", "server_names": ["chat.example.com"], "server": "daphne", "workers": 1},
+                ],
+            }
+        )
+    )
+    playbook = tmp_path / "show.yml"
+    playbook.write_text(
+        "- hosts: appservers\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy:\n"
+        "        content: \"{{ djangoops_apps | map('djangoops.stack.app_settings', hostvars[inventory_hostname]) | list | to_json }}\"\n"
+        f"        dest: {tmp_path}/settings.json\n        mode: '0600'\n"
+    )
+    env = {"PATH": str(ROOT / ".venv/bin") + ":/usr/bin:/bin", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "HOME": str(tmp_path)}
+    result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook)], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shop, chat = json.loads((tmp_path / "settings.json").read_text())
+    assert (shop["django_app_secret_key"], shop["django_app_source"], shop["app_server_workers"]) == ("s3cret", "git", 3)
+    assert (chat["app_server_type"], chat["app_server_workers"], chat["django_app_source"]) == ("daphne", 1, "git")

@@ -153,3 +153,37 @@ def test_each_inventory_passes_the_playbooks_syntax_check(environment):
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_exports_keep_every_app_of_the_host_across_limited_runs():
+    from topology import exports
+
+    apps = [{"name": name, "project_module": name, "server_names": [f"{name}.test"]} for name in ("shop", "chat", "blog")]
+    kept = {
+        "sites": [{"name": "chat", "upstream": "old"}, {"name": "gone", "upstream": "x"}, {"name": "shop", "upstream": "old"}],
+        "pool_members": {"chat": {"app": "10.0.0.1:8001", "ws": ""}, "gone": {"app": "10.0.0.1:8009", "ws": ""}},
+    }
+    host = {
+        "djangoops_apps": [{**apps[0], "site": {"tls_certificate_key": "KEY"}}, apps[1], apps[2]],
+        "djangoops_site_options": {"client_max_body_size": "20m"},
+        "ansible_local": {"djangoops": kept},
+        # This run deployed shop only (djangoops_only_apps=shop).
+        "djangoops_sites": [{"name": "shop", "upstream": "new", "client_max_body_size": "20m", "tls_certificate_key": "KEY"}],
+        "djangoops_pool_members": {"shop": {"app": "10.0.0.1:8000", "ws": ""}},
+    }
+    result = exports(host)
+    # In the order of the host's apps; the app taken out of djangoops_apps is gone; blog never deployed.
+    assert [site["name"] for site in result["sites"]] == ["shop", "chat"]
+    assert result["sites"][0]["upstream"] == "new"
+    # A kept site gets the inventory's site options of now.
+    assert result["sites"][1] == {"name": "chat", "upstream": "old", "client_max_body_size": "20m"}
+    assert set(result["pool_members"]) == {"shop", "chat"}
+    # What the host keeps has no site options: the TLS key stays in the inventory.
+    stored = exports(host, stored=True)
+    assert all("tls_certificate_key" not in site and "client_max_body_size" not in site for site in stored["sites"])
+    # A run that deploys nothing here (site.yml --limit loadbalancers) sees what the host kept.
+    alone = exports(
+        {key: value for key, value in host.items() if not key.startswith("djangoops_sites") and key != "djangoops_pool_members"}
+    )
+    assert [site["upstream"] for site in alone["sites"]] == ["old", "old"]
+    assert alone["sites"][0]["tls_certificate_key"] == "KEY"

@@ -15,12 +15,14 @@ EXAMPLE_PROJECT = SHARED / "django_project"
 LOADGEN = SHARED / "loadgen.py"
 
 
-def run_playbook(name, *extra_vars, limit=None, verbose=False, timeout=900):
+def run_playbook(name, *extra_vars, limit=None, tags=None, verbose=False, timeout=900):
     """Run one of the collection's playbooks against the scenario's instances, as a user would:
     its output on one line (messages wrap in the callback's output), and its exit code."""
     args = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], f"djangoops.stack.{name}"]
     if limit:
         args += ["--limit", limit]
+    if tags:
+        args += ["--tags", tags]
     if verbose:
         args += ["-v", "--diff"]
     for extra in extra_vars:
@@ -28,6 +30,15 @@ def run_playbook(name, *extra_vars, limit=None, verbose=False, timeout=900):
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout, env=env)
     return " ".join((result.stdout + result.stderr).split()), result.returncode
+
+
+def recap(output):
+    """The PLAY RECAP of a run's output: {host: {ok, changed, failed, ...}}."""
+    tail = output.rsplit("PLAY RECAP", 1)[-1]
+    return {
+        host: dict((key, int(value)) for key, value in re.findall(r"(\w+)=(\d+)", counts))
+        for host, counts in re.findall(r"([\w.-]+) : ((?:\w+=\d+\s*)+)", tail)
+    }
 
 
 class Client:

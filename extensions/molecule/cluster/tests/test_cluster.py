@@ -15,7 +15,7 @@ import time
 import pytest
 import testinfra
 
-from site_client import APP, LOADGEN, SITE, Client, run_playbook
+from site_client import APP, LOADGEN, SITE, Client, recap, run_playbook
 
 LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
 POOL = f"/etc/nginx/djangoops-pools/{APP}_app.conf"
@@ -77,6 +77,10 @@ def pool_lines():
 
 
 def test_the_load_balancer_pools_both_app_hosts_over_tls(host):
+    pools_both_app_hosts(host)
+
+
+def pools_both_app_hosts(host):
     lines = pool_lines()
     assert len(lines) == 2
     assert all(" down" not in line for line in lines)
@@ -152,6 +156,31 @@ def test_the_firewall_admits_only_the_hosts_that_need_a_port(source, target, por
     probe = f"import socket,sys\ns=socket.socket(); s.settimeout(3)\nsys.exit(s.connect_ex(('{address(target)}', {port})))\n"
     result = on(source).run(f'python3 -c "{probe}"')
     assert (result.rc == 0) == open_, f"{source} -> {target}:{port}: rc {result.rc}"
+
+
+def test_the_load_balancer_converges_alone_under_load(tmp_path):
+    """site.yml --limit loadbalancers reads what the app hosts kept from their last deploy: no
+    app host is worked on, nothing changes, and not one request fails meanwhile."""
+    figures, (output, rc) = under_load(lambda: playbook("site", limit="loadbalancers"), tmp_path, clients=4)
+    assert rc == 0, output[-3000:]
+    counts = recap(output)
+    assert set(counts) == {LB}, counts
+    assert counts[LB]["changed"] == 0, output[-3000:]
+    assert figures["non_2xx"] == 0, figures
+    assert figures["socket_errors"] == 0, figures
+    assert figures["sent"] > 0
+
+
+def test_a_load_balancer_that_lost_its_sites_gets_them_back_from_its_own_run(host):
+    """A load balancer whose nginx sites are gone (a rebuilt host) serves both app hosts again
+    after site.yml --limit loadbalancers --tags nginx, with no app deployed in that run."""
+    site = f"{APP}.conf"
+    on(LB).check_output(f"rm /etc/nginx/sites-enabled/{site} /etc/nginx/sites-available/{site} {POOL} && systemctl reload nginx")
+    assert Client(host).curl("--fail", path="/healthz").rc != 0  # the site is gone
+    output, rc = playbook("site", limit="loadbalancers", tags="nginx")
+    assert rc == 0, output[-3000:]
+    assert set(recap(output)) == {LB}
+    pools_both_app_hosts(host)
 
 
 def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
