@@ -51,7 +51,6 @@ def probe(deploy):
             "gather_facts": False,
             "serial": 2,
             "vars_files": [str(ROOT / "playbooks" / path) for path in deploy["vars_files"]],
-            "vars": {"__djangoops_batch_web": deploy["vars"]["__djangoops_batch_web"]},
             "tasks": [
                 {
                     "name": "Print them",
@@ -68,7 +67,8 @@ def probe(deploy):
 def test_the_probe_reads_the_deploy_play():
     deploy = deploy_play()
     assert deploy["hosts"] == "appservers:workers"
-    assert "ansible_play_batch" in deploy["vars"]["__djangoops_batch_web"]
+    assert "vars/apps.yml" in deploy["vars_files"]
+    assert "ansible_play_batch" in load_yaml(ROOT / "playbooks/vars/apps.yml")["__djangoops_batch_web"]
 
 
 @pytest.fixture(scope="module")
