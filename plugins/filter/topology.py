@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from ansible.errors import AnsibleFilterError
+from jinja2 import Undefined
 
 # A djangoops_apps entry's keys and the variables they stand for. A key left out of an entry
 # falls back on the host's variable, then on the default: the owning role's argument spec
@@ -61,16 +62,78 @@ PLAYBOOK_DEFAULTS = {
     "djangoops_backup": True,
     "djangoops_site_options": {},
 }
+# The playbooks' own per-app variables' types, as an argument spec would give them.
+PLAYBOOK_OPTIONS = {
+    "djangoops_websocket_server": {"type": "str"},
+    "djangoops_websocket_paths": {"type": "list", "elements": "str"},
+    "djangoops_websocket_bind": {"type": "str"},
+    "djangoops_celery": {"type": ("bool", "dict")},
+    "djangoops_backup": {"type": ("bool", "dict")},
+    "djangoops_site_options": {"type": "dict"},
+}
+BOOLEAN_STRINGS = {"yes", "no", "true", "false", "on", "off", "1", "0", "y", "n"}
 # Beside this file: plugins/filter/ in the collection, whose roles/ is two folders up.
 COLLECTION = Path(__file__).resolve().parents[2]
 
 
 @cache
-def role_defaults(role):
-    """The defaults a role's main entry point declares, from its argument spec."""
+def role_options(role):
+    """The options a role's main entry point declares, from its argument spec."""
     with open(COLLECTION / "roles" / role / "meta" / "argument_specs.yml", encoding="utf-8") as stream:
-        options = yaml.safe_load(stream)["argument_specs"]["main"]["options"]
-    return {name: option["default"] for name, option in options.items() if "default" in option}
+        return yaml.safe_load(stream)["argument_specs"]["main"]["options"]
+
+
+def role_defaults(role):
+    """The defaults a role's main entry point declares."""
+    return {name: option["default"] for name, option in role_options(role).items() if "default" in option}
+
+
+def _is(value, kind):
+    """Whether value is of the argument spec type kind, as given (no conversion a role would not see)."""
+    if kind == "list":
+        return isinstance(value, (list, tuple))
+    if kind == "dict":
+        return isinstance(value, dict)
+    if kind == "bool":
+        return isinstance(value, bool) or (isinstance(value, str) and value.lower() in BOOLEAN_STRINGS)
+    if kind == "int":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.lstrip("-").isdigit())
+    if kind in ("str", "path", "raw"):
+        return kind == "raw" or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return True
+
+
+def _kind(value):
+    """The YAML type of value, by the name an argument spec gives it."""
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", (list, tuple)), ("dict", dict)):
+        if isinstance(value, types):
+            return kind
+    return "null" if value is None else type(value).__name__
+
+
+def type_problem(variable, value, option):
+    """What is wrong with value's type for an option of an argument spec, or None."""
+    if isinstance(value, Undefined):
+        try:
+            str(value)
+        except Exception as error:  # noqa: BLE001 - Jinja's reason the value is undefined, whatever its class
+            return f"{variable} has no value: {error}"
+        return f"{variable} has no value"
+    kinds = option.get("type", "raw")
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    shown = "(hidden)" if option.get("no_log") else repr(value)
+    accepted = " or ".join(
+        f"a {kind}" + (f" of {option['elements']}" if kind == "list" and option.get("elements") else "") for kind in kinds
+    )
+    if not any(_is(value, kind) for kind in kinds):
+        return f"{variable} must be {accepted}; got a {_kind(value)}: {shown}"
+    if isinstance(value, (list, tuple)) and option.get("elements"):
+        wrong = [item for item in value if not _is(item, option["elements"])]
+        if wrong:
+            return f"{variable} must be {accepted}; {shown} holds {wrong!r}"
+    return None
 
 
 def _setting(entry, host_vars, key):
@@ -109,10 +172,23 @@ def _entries(variables):
 def app_settings(entry, host_vars):
     """entry: one item of a host's djangoops_apps (or an empty mapping, for a host described by its
     own variables); host_vars: that host's variables. Every per-app variable's value, keyed by the
-    variable's name; the entry's site options are merged over the host's."""
+    variable's name; the entry's site options are merged over the host's. Each value's type is
+    checked against the owning role's argument spec as given, before a role sees it (a string
+    where a list belongs would otherwise be taken a character at a time); every problem is named,
+    one per line."""
     entry = entry or {}
     _entries({"djangoops_apps": [entry]})
-    return {APP_KEYS[key][0]: _setting(entry, host_vars, key) for key in APP_KEYS}
+    settings = {APP_KEYS[key][0]: _setting(entry, host_vars, key) for key in APP_KEYS}
+    problems = []
+    for key, (variable, role) in APP_KEYS.items():
+        option = role_options(role).get(variable, {}) if role else PLAYBOOK_OPTIONS[variable]
+        problem = type_problem(variable, settings[variable], option)
+        if problem:
+            problems.append(f"- {problem}" + (f" (the entry's {key!r})" if key in entry else ""))
+    if problems:
+        name = settings["django_app_name"] if isinstance(settings["django_app_name"], str) else "?"
+        raise AnsibleFilterError(f"app {name!r}: " + "\n".join(["values missing or of the wrong type:", *problems]))
+    return settings
 
 
 def _members(host_vars):

@@ -121,3 +121,17 @@ def test_ansible_resolves_an_inventory_through_the_filter(tmp_path):
     shop, chat = json.loads((tmp_path / "settings.json").read_text())
     assert (shop["django_app_secret_key"], shop["django_app_source"], shop["app_server_workers"]) == ("s3cret", "git", 3)
     assert (chat["app_server_type"], chat["app_server_workers"], chat["django_app_source"]) == ("daphne", 1, "git")
+
+
+def test_a_value_of_the_wrong_type_is_named_before_a_role_sees_it():
+    entry = {**REQUIRED, "server_names": "shop.example.com", "secret_key": ["not", "a", "string"], "workers": "4"}
+    with pytest.raises(AnsibleFilterError) as raised:
+        app_settings(entry, {"djangoops_celery": {"beat": True}, "djangoops_websocket_paths": "/ws/"})
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "app 'shop': values missing or of the wrong type:"
+    assert "- django_app_server_names must be a list of str; got a str: 'shop.example.com' (the entry's 'server_names')" in lines
+    # A secret's value is not shown; a number given as a string is what the role would take.
+    assert any(line.startswith("- django_app_secret_key must be a str; got a list: (hidden)") for line in lines)
+    assert any(line.startswith("- djangoops_websocket_paths must be a list of str") for line in lines)
+    assert not any("app_server_workers" in line or "djangoops_celery" in line for line in lines)
+    assert len(lines) == 4

@@ -1,0 +1,58 @@
+"""A wrong value given to a converge of the running site is refused before anything changes on
+any host: each with its own message, the hosts' configuration, units, env files, certificates
+and live release as they were, and the site answering throughout."""
+
+import functools
+import os
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from site_client import APP, Client, recap, run_playbook
+
+# Everything a converge writes that the site runs on.
+SNAPSHOT = (
+    "find /etc/nginx /etc/djangoops /etc/systemd/system /etc/ssl -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum;"
+    f" readlink /srv/{APP}/current"
+)
+WEAK_KEY = "a" * 60
+# id: (extra variables, what the refusal says)
+WRONG = {
+    "server_names_a_string": ('{"django_app_server_names": "example.djangoops.test"}', "django_app_server_names must be a list of str"),
+    "server_name_a_lone_star": ('{"django_app_server_names": ["*"]}', "django_app_server_names must be host names"),
+    "server_name_with_a_port": ('{"django_app_server_names": ["example.djangoops.test:8443"]}', '["example.djangoops.test:8443"]'),
+    "weak_secret_key": (f"django_app_secret_key={WEAK_KEY}", "security.W009"),
+    "unknown_key_in_djangoops_apps": ('{"djangoops_apps": [{"name": "example", "workrs": 2}]}', "unknown keys ['workrs']"),
+    "negative_worker_count": ("app_server_workers=-1", "workers at least 0"),
+    "missing_vault_variable": ('{"django_app_secret_key": "{{ vault_example_secret_key }}"}', "vault_example_secret_key"),
+}
+
+
+def hosts():
+    names = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")
+    return {name: testinfra.get_host(f"docker://{name}") for name in names}
+
+
+def snapshot():
+    return {name: host.check_output(SNAPSHOT) for name, host in hosts().items()}
+
+
+@functools.cache
+def before():
+    return snapshot()
+
+
+@pytest.mark.parametrize("case", WRONG)
+def test_a_wrong_value_is_refused_before_any_change(case):
+    extra, message = WRONG[case]
+    first = before()
+    output, rc = run_playbook("site", extra)
+    assert rc != 0, output[-2000:]
+    assert message in output, output[-3000:]
+    assert all(counts["changed"] == 0 for counts in recap(output).values()), recap(output)
+    assert snapshot() == first
+    for host in hosts().values():
+        status, _headers, _body = Client(host).get("/")
+        assert status == 200
+    assert WEAK_KEY not in output  # a secret is never echoed, not even a weak one

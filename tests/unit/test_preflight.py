@@ -1,0 +1,103 @@
+"""Bad input is refused by django_app's preflight, before anything changes, with one line per
+broken rule naming the variable, the value (never a secret's) and what is accepted. The entry
+point only evaluates assertions on the controller, so it runs here against localhost."""
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+STRONG = "k3y-" + "abcdefghij" * 5
+VALID = {
+    "django_app_name": "shop",
+    "django_app_project_module": "example_project",
+    "django_app_server_names": ["shop.example.com", "localhost"],
+    "django_app_source_path": str(ROOT / "extensions/molecule/shared/django_project"),
+    "django_app_secret_key": STRONG,
+}
+# case: (variables over VALID, what the failure's lines must say, each on a line of its own
+# unless given together in a tuple; None for a pass)
+CASES = {
+    "valid": ({}, None),
+    "server_names_a_string": (
+        {"django_app_server_names": "shop.example.com"},
+        ['django_app_server_names must be a non-empty list of host names; got "shop.example.com"'],
+    ),
+    "lone_star": ({"django_app_server_names": ["*"]}, ['no scheme, no port); got ["*"]']),
+    "scheme_and_port": (
+        {"django_app_server_names": ["https://shop.example.com", "shop.example.com:8443", "ok.example.com"]},
+        ['got ["https://shop.example.com", "shop.example.com:8443"]'],
+    ),
+    "weak_key_repeated": ({"django_app_secret_key": "a" * 60}, [("security.W009", "it has 60 characters, 1 different")]),
+    "weak_key_insecure_prefix": ({"django_app_secret_key": "django-insecure-" + "abcdefghij" * 5}, ["security.W009"]),
+    "weak_key_short": ({"django_app_secret_key": "abcdefghij"}, [("security.W009", "it has 10 characters")]),
+    "weak_fallback": ({"django_app_secret_key_fallbacks": ["b" * 60]}, ["security.W025"]),
+    "two_rules_two_lines": (
+        {"django_app_name": "Shop!", "django_app_keep_releases": 0},
+        ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("preflight")
+    plays = []
+    for case, (overrides, _expected) in CASES.items():
+        plays.append(
+            {
+                "name": case,
+                "hosts": "localhost",
+                "gather_facts": False,
+                "tasks": [
+                    {
+                        "block": [
+                            {
+                                "ansible.builtin.include_role": {"name": "djangoops.stack.django_app", "tasks_from": "preflight.yml"},
+                                "vars": {**VALID, **overrides},
+                            },
+                            {"ansible.builtin.debug": {"msg": f"CASE {case} passed"}},
+                        ],
+                        "rescue": [{"ansible.builtin.debug": {"msg": f"CASE {case} {{{{ ansible_failed_result.msg | to_json }}}}"}}],
+                    }
+                ],
+            }
+        )
+    (folder / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = {key: value for key, value in os.environ.items() if key not in ("ANSIBLE_FORCE_COLOR", "PY_COLORS")}
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", "-c", "local", str(folder / "play.yml")],
+        capture_output=True, text=True, check=False, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found = {}
+    for line in result.stdout.splitlines():
+        if '"msg": "CASE ' in line:
+            text = json.loads("{" + line.strip().rstrip(",") + "}")["msg"]
+            _, case, message = text.split(" ", 2)
+            found[case] = None if message == "passed" else json.loads(message)
+    assert set(found) == set(CASES), result.stdout[-3000:]
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_wrong_value_gets_its_own_message(outcomes, case):
+    _overrides, expected = CASES[case]
+    message = outcomes[case]
+    if expected is None:
+        assert message is None
+        return
+    assert message is not None, f"{case} passed the preflight"
+    lines = message.split("\n- ")
+    assert lines[0].startswith("App "), message
+    assert len(lines) - 1 == len(expected), message
+    for texts in expected:
+        texts = texts if isinstance(texts, tuple) else (texts,)
+        assert sum(all(text in line for text in texts) for line in lines[1:]) == 1, (texts, message)
+    for secret in (STRONG, "a" * 60, "b" * 60):
+        assert secret not in message
