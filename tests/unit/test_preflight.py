@@ -20,7 +20,8 @@ VALID = {
     "django_app_secret_key": STRONG,
 }
 # case: (variables over VALID, what the failure's lines must say, each on a line of its own
-# unless given together in a tuple; None for a pass)
+# unless given together in a tuple; None for a pass). Cases named app_server_* run that role's
+# preflight instead.
 CASES = {
     "valid": ({}, None),
     "server_names_a_string": (
@@ -36,6 +37,18 @@ CASES = {
     "weak_key_insecure_prefix": ({"django_app_secret_key": "django-insecure-" + "abcdefghij" * 5}, ["security.W009"]),
     "weak_key_short": ({"django_app_secret_key": "abcdefghij"}, [("security.W009", "it has 10 characters")]),
     "weak_fallback": ({"django_app_secret_key_fallbacks": ["b" * 60]}, ["security.W025"]),
+    "app_server_valid": ({}, None),
+    "app_server_two_counts": (
+        {"app_server_workers": -1, "app_server_timeout": 0},
+        [
+            "app_server_workers must be a whole number of at least 0 (0: from the CPU count); got -1",
+            "app_server_timeout must be a whole number of at least 1",
+        ],
+    ),
+    "app_server_unknown_type_and_port": (
+        {"app_server_type": "tornado", "app_server_bind": "127.0.0.1:99999"},
+        ["app_server_type must be one of", 'got "127.0.0.1:99999"'],
+    ),
     "two_rules_two_lines": (
         {"django_app_name": "Shop!", "django_app_keep_releases": 0},
         ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
@@ -57,8 +70,11 @@ def outcomes(tmp_path_factory):
                     {
                         "block": [
                             {
-                                "ansible.builtin.include_role": {"name": "djangoops.stack.django_app", "tasks_from": "preflight.yml"},
-                                "vars": {**VALID, **overrides},
+                                "ansible.builtin.include_role": {
+                                    "name": "djangoops.stack." + ("app_server" if case.startswith("app_server") else "django_app"),
+                                    "tasks_from": "preflight.yml",
+                                },
+                                "vars": {**VALID, "app_server_app": {"name": "shop"}, **overrides},
                             },
                             {"ansible.builtin.debug": {"msg": f"CASE {case} passed"}},
                         ],

@@ -24,7 +24,7 @@ WRONG = {
     "server_name_with_a_port": ('{"django_app_server_names": ["example.djangoops.test:8443"]}', '["example.djangoops.test:8443"]'),
     "weak_secret_key": (f"django_app_secret_key={WEAK_KEY}", "security.W009"),
     "unknown_key_in_djangoops_apps": ('{"djangoops_apps": [{"name": "example", "workrs": 2}]}', "unknown keys ['workrs']"),
-    "negative_worker_count": ("app_server_workers=-1", "workers at least 0"),
+    "negative_worker_count": ("app_server_workers=-1", "app_server_workers must be a whole number of at least 0"),
     "bind_on_a_port_nginx_holds": ("app_server_bind=127.0.0.1:443", "127.0.0.1:443 is held by another program"),
     "site_option_nginx_refuses": ('{"djangoops_site_options": {"client_max_body_size": "10q"}}', "client_max_body_size must be a size"),
     "unknown_site_option": ('{"djangoops_site_options": {"client_max_body_sise": "10m"}}', '["client_max_body_sise"]'),
