@@ -19,9 +19,17 @@ VALID = {
     "django_app_source_path": str(ROOT / "extensions/molecule/shared/django_project"),
     "django_app_secret_key": STRONG,
 }
+ACME_SITE = {
+    "name": "shop",
+    "server_names": ["shop.example.com"],
+    "upstream": "unix:/run/shop/app.sock",
+    "static_root": "/srv/shop/current/static",
+    "media_root": "/srv/shop/shared/media",
+    "tls_source": "acme",
+}
 # case: (variables over VALID, what the failure's lines must say, each on a line of its own
-# unless given together in a tuple; None for a pass). Cases named app_server_* run that role's
-# preflight instead.
+# unless given together in a tuple; None for a pass). Cases named app_server_* or nginx_* run
+# that role's preflight instead (nginx's with an ACME site, and the controller's facts).
 CASES = {
     "valid": ({}, None),
     "server_names_a_string": (
@@ -49,6 +57,14 @@ CASES = {
         {"app_server_type": "tornado", "app_server_bind": "127.0.0.1:99999"},
         ["app_server_type must be one of", 'got "127.0.0.1:99999"'],
     ),
+    "nginx_acme_valid": ({"nginx_acme_email": "ops@example.com"}, None),
+    "nginx_acme_email_not_one": (
+        {"nginx_acme_email": "ops at example.com", "nginx_acme_directory_url": "http://ca.example.com/dir"},
+        [
+            'nginx_acme_email must be an e-mail address, or empty to register without one; got "ops at example.com"',
+            "must be an https:// URL",
+        ],
+    ),
     "two_rules_two_lines": (
         {"django_app_name": "Shop!", "django_app_keep_releases": 0},
         ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
@@ -65,16 +81,22 @@ def outcomes(tmp_path_factory):
             {
                 "name": case,
                 "hosts": "localhost",
-                "gather_facts": False,
+                "gather_facts": case.startswith("nginx"),
+                "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
                 "tasks": [
                     {
                         "block": [
                             {
                                 "ansible.builtin.include_role": {
-                                    "name": "djangoops.stack." + ("app_server" if case.startswith("app_server") else "django_app"),
+                                    "name": "djangoops.stack."
+                                    + next(
+                                        role
+                                        for role in ("app_server", "nginx", "django_app")
+                                        if case.startswith(role) or role == "django_app"
+                                    ),
                                     "tasks_from": "preflight.yml",
                                 },
-                                "vars": {**VALID, "app_server_app": {"name": "shop"}, **overrides},
+                                "vars": {**VALID, "app_server_app": {"name": "shop"}, "nginx_sites": [ACME_SITE], **overrides},
                             },
                             {"ansible.builtin.debug": {"msg": f"CASE {case} passed"}},
                         ],
@@ -110,7 +132,7 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
         return
     assert message is not None, f"{case} passed the preflight"
     lines = message.split("\n- ")
-    assert lines[0].startswith("App "), message
+    assert lines[0].startswith(("App ", "ACME ")), message
     assert len(lines) - 1 == len(expected), message
     for texts in expected:
         texts = texts if isinstance(texts, tuple) else (texts,)
