@@ -44,6 +44,8 @@ CASES = {
     "weak_key_repeated": ({"django_app_secret_key": "a" * 60}, [("security.W009", "it has 60 characters, 1 different")]),
     "weak_key_insecure_prefix": ({"django_app_secret_key": "django-insecure-" + "abcdefghij" * 5}, ["security.W009"]),
     "weak_key_short": ({"django_app_secret_key": "abcdefghij"}, [("security.W009", "it has 10 characters")]),
+    "strong_fallback": ({"django_app_secret_key_fallbacks": ["releases-test-key-one-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"]}, None),
+    "fallback_with_a_space": ({"django_app_secret_key_fallbacks": ["with a space " + "abcdefghij" * 5]}, ["security.W025"]),
     "weak_fallback": ({"django_app_secret_key_fallbacks": ["b" * 60]}, ["security.W025"]),
     "app_server_valid": ({}, None),
     "app_server_two_counts": (
