@@ -38,7 +38,13 @@ def hosts():
 
 
 def snapshot():
-    return {name: host.check_output(SNAPSHOT) for name, host in hosts().items()}
+    taken = {name: host.check_output(SNAPSHOT) for name, host in hosts().items()}
+    # A digest of the files and the live release on each host: never an empty comparison.
+    for name, text in taken.items():
+        digest, release = text.split()[0], text.split()[-1]
+        assert len(digest) == 64, (name, text)
+        assert release.startswith(f"/srv/{APP}/releases/"), (name, text)
+    return taken
 
 
 @functools.cache
