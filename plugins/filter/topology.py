@@ -26,6 +26,8 @@ APP_KEYS = {
             "wheel_path",
             "requirements_file",
             "settings_mode",
+            "csp",
+            "csp_report_only",
             "secret_key",
             "secret_key_fallbacks",
             "environment",

@@ -5,6 +5,8 @@ point only evaluates assertions on the controller, so it runs here against local
 import json
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +21,11 @@ VALID = {
     "django_app_source_path": str(ROOT / "extensions/molecule/shared/django_project"),
     "django_app_secret_key": STRONG,
 }
+# A repository with a branch main, made by the fixture; the controller has git, so the git cases
+# take the git ls-remote path (the scenarios' hosts, without git, take the others).
+GIT_REPO = Path(tempfile.mkdtemp(prefix="djangoops-preflight-")) / "shop.git"
+GIT = {"django_app_source": "git", "django_app_git_repo": str(GIT_REPO)}
+TOKEN = "s3cr3t-t0ken"
 ACME_SITE = {
     "name": "shop",
     "server_names": ["shop.example.com"],
@@ -47,6 +54,20 @@ CASES = {
     "strong_fallback": ({"django_app_secret_key_fallbacks": ["releases-test-key-one-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"]}, None),
     "fallback_with_a_space": ({"django_app_secret_key_fallbacks": ["with a space " + "abcdefghij" * 5]}, ["security.W025"]),
     "weak_fallback": ({"django_app_secret_key_fallbacks": ["b" * 60]}, ["security.W025"]),
+    "git_branch": ({**GIT, "django_app_git_version": "main"}, None),
+    "git_commit": ({**GIT, "django_app_git_version": "0123abc"}, None),
+    "git_unknown_branch": ({**GIT, "django_app_git_version": "mian"}, ['django_app_git_version "mian" is no branch or tag of']),
+    "git_unreachable": (
+        {**GIT, "django_app_git_repo": f"https://deploy:{TOKEN}@127.0.0.1:9/shop.git"},
+        ["django_app_git_repo https://***@127.0.0.1:9/shop.git did not answer"],
+    ),
+    "git_no_repository_there": ({**GIT, "django_app_git_repo": str(GIT_REPO.parent / "none.git")}, ["none.git did not answer"]),
+    "csp": ({"django_app_csp": {"default-src": ["'self'"], "img-src": ["'self'", "data:"]}}, None),
+    "csp_in_environment_mode": (
+        {"django_app_csp": {"default-src": ["'self'"]}, "django_app_settings_mode": "environment"},
+        ["django_app_csp needs django_app_settings_mode module"],
+    ),
+    "csp_source_with_a_semicolon": ({"django_app_csp": {"default-src": ["'self'; script-src *"]}}, ["django_app_csp maps directive names"]),
     "app_server_valid": ({}, None),
     "app_server_two_counts": (
         {"app_server_workers": -1, "app_server_timeout": 0},
@@ -77,6 +98,10 @@ CASES = {
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("preflight")
+    work = folder / "work"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(GIT_REPO)], check=True)
     plays = []
     for case, (overrides, _expected) in CASES.items():
         plays.append(
@@ -139,5 +164,5 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
     for texts in expected:
         texts = texts if isinstance(texts, tuple) else (texts,)
         assert sum(all(text in line for text in texts) for line in lines[1:]) == 1, (texts, message)
-    for secret in (STRONG, "a" * 60, "b" * 60):
+    for secret in (STRONG, "a" * 60, "b" * 60, TOKEN):
         assert secret not in message

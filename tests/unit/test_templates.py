@@ -75,6 +75,21 @@ def test_daphne_runserver_option_puts_daphne_first():
     assert namespace["ASGI_APPLICATION"] == "exampleproject.asgi.application"
 
 
+def test_csp_is_django_s_own_report_only_unless_enforced():
+    settings = "srv/app/release/project/settings_production.py.j2"
+    assert "CSP" not in render("django_app", settings, django_app_vars())
+    policy = {"default-src": ["'self'"], "img-src": ["'self'", "data:"]}
+    for report_only, name in ((True, "SECURE_CSP_REPORT_ONLY"), (False, "SECURE_CSP")):
+        source = render("django_app", settings, django_app_vars(django_app_csp=policy, django_app_csp_report_only=report_only))
+        start = source.index("# Django's own Content Security Policy")
+        block = source[start : source.index("\n\n", source.index("csp.ContentSecurityPolicyMiddleware", start))].replace("django.VERSION", "(6, 0)")
+        namespace = {"MIDDLEWARE": ["django.middleware.security.SecurityMiddleware"]}
+        exec(block, namespace)  # noqa: S102  our own rendered settings
+        assert namespace[name] == policy
+        assert namespace["MIDDLEWARE"][-1] == "django.middleware.csp.ContentSecurityPolicyMiddleware"
+        assert ({"SECURE_CSP", "SECURE_CSP_REPORT_ONLY"} - {name}).isdisjoint(namespace)
+
+
 def test_env_file_quotes_every_value_and_holds_the_key():
     env = render("django_app", "etc/djangoops/app/env.j2", django_app_vars(django_app_environment={"B": "2", "A": "x y"}))
     lines = [line for line in env.splitlines() if line and not line.startswith("#")]

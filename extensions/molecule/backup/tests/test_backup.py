@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from site_client import APP
+from site_client import APP, Client
 from site_client import run_playbook as playbook
 
 MANAGE = f"/srv/{APP}/bin/manage"
@@ -228,3 +228,12 @@ def test_retention_keeps_exactly_the_configured_backups(host):
     )
     expected = sorted({newest, stamps[0], stamps[1], last_week})
     assert kept == expected, (kept, expected)
+
+
+def test_pages_carry_the_csp_django_sends_only_where_one_is_set(host):
+    _status, headers, _body = Client(host).get("/")
+    if host.backend.host == SQLITE_HOST:
+        assert headers["content-security-policy-report-only"] == ["default-src 'self'; img-src 'self' data:"]
+    else:
+        assert "content-security-policy-report-only" not in headers
+    assert "content-security-policy" not in headers

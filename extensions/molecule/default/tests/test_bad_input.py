@@ -3,7 +3,10 @@ any host: each with its own message, the hosts' configuration, units, env files,
 and live release as they were, and the site answering throughout."""
 
 import functools
+import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -17,6 +20,18 @@ SNAPSHOT = (
     f" readlink /srv/{APP}/current"
 )
 WEAK_KEY = "a" * 60
+UNIT = "etc/systemd/system/app.service.j2"
+ROLE_UNIT = (Path(__file__).resolve().parents[4] / "roles/app_server/templates" / UNIT).read_text()
+
+
+def override(text):
+    """A templates folder on the controller whose service unit template is the role's, changed."""
+    folder = Path(tempfile.mkdtemp(prefix="djangoops-bad-input-"))
+    (folder / UNIT).parent.mkdir(parents=True)
+    (folder / UNIT).write_text(text)
+    return json.dumps({"app_server_templates_dir": str(folder)})
+
+
 # id: (extra variables, what the refusal says)
 WRONG = {
     "server_names_a_string": ('{"django_app_server_names": "example.djangoops.test"}', "django_app_server_names must be a list of str"),
@@ -28,6 +43,16 @@ WRONG = {
     "bind_on_a_port_nginx_holds": ("app_server_bind=127.0.0.1:443", "127.0.0.1:443 is held by another program"),
     "site_option_nginx_refuses": ('{"djangoops_site_options": {"client_max_body_size": "10q"}}', "client_max_body_size must be a size"),
     "unknown_site_option": ('{"djangoops_site_options": {"client_max_body_sise": "10m"}}', '["client_max_body_sise"]'),
+    "unreachable_git_source": (
+        '{"django_app_source": "git", "django_app_git_repo": "https://127.0.0.1:9/shop.git"}',
+        "django_app_git_repo https://127.0.0.1:9/shop.git did not answer",
+    ),
+    "acme_email_not_one": ("nginx_acme_email=ops-at-example.djangoops.test", "nginx_acme_email must be an e-mail address"),
+    "unit_override_systemd_refuses": (
+        override(ROLE_UNIT.replace("[Service]\n", "[Service]\nRestart=sometimes\n", 1)),
+        "Failed to parse service restart specifier",
+    ),
+    "template_override_with_a_syntax_error": (override(ROLE_UNIT.replace("{% endif %}", "{% endfi %}", 1)), "endfi"),
     "missing_vault_variable": ('{"django_app_secret_key": "{{ vault_example_secret_key }}"}', "vault_example_secret_key"),
 }
 
