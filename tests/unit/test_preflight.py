@@ -25,7 +25,7 @@ VALID = {
 # take the git ls-remote path (the scenarios' hosts, without git, take the others).
 GIT_REPO = Path(tempfile.mkdtemp(prefix="djangoops-preflight-")) / "shop.git"
 GIT = {"django_app_source": "git", "django_app_git_repo": str(GIT_REPO)}
-TOKEN = "s3cr3t-t0ken"
+TOKEN = "s3cr3t-t0ken"  # noqa: S105  a stand-in the message must not show
 ACME_SITE = {
     "name": "shop",
     "server_names": ["shop.example.com"],
@@ -100,7 +100,10 @@ def outcomes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("preflight")
     work = folder / "work"
     subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-    subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    subprocess.run(
+        ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one"],
+        check=True,
+    )
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(GIT_REPO)], check=True)
     plays = []
     for case, (overrides, _expected) in CASES.items():

@@ -82,7 +82,9 @@ def test_csp_is_django_s_own_report_only_unless_enforced():
     for report_only, name in ((True, "SECURE_CSP_REPORT_ONLY"), (False, "SECURE_CSP")):
         source = render("django_app", settings, django_app_vars(django_app_csp=policy, django_app_csp_report_only=report_only))
         start = source.index("# Django's own Content Security Policy")
-        block = source[start : source.index("\n\n", source.index("csp.ContentSecurityPolicyMiddleware", start))].replace("django.VERSION", "(6, 0)")
+        block = source[start : source.index("\n\n", source.index("csp.ContentSecurityPolicyMiddleware", start))].replace(
+            "django.VERSION", "(6, 0)"
+        )
         namespace = {"MIDDLEWARE": ["django.middleware.security.SecurityMiddleware"]}
         exec(block, namespace)  # noqa: S102  our own rendered settings
         assert namespace[name] == policy
