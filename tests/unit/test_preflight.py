@@ -36,7 +36,8 @@ ACME_SITE = {
 }
 # case: (variables over VALID, what the failure's lines must say, each on a line of its own
 # unless given together in a tuple; None for a pass). Cases named app_server_* or nginx_* run
-# that role's preflight instead (nginx's with an ACME site, and the controller's facts).
+# that role's preflight instead (nginx's with an ACME site, and the controller's facts), as do
+# postgresql_* and redis_* cases.
 CASES = {
     "valid": ({}, None),
     "server_names_a_string": (
@@ -88,11 +89,32 @@ CASES = {
             "must be an https:// URL",
         ],
     ),
+    "nginx_site_provided_without_a_certificate": (
+        {"nginx_sites": [{**ACME_SITE, "tls_source": "provided", "upstream": "shop"}]},
+        ["tls_source provided needs tls_certificate and tls_certificate_key", 'upstream must be unix:/path or host:port; got "shop"'],
+    ),
+    "postgresql_valid": ({"postgresql_databases": [{"name": "shop", "password": STRONG}]}, None),
+    "postgresql_name_and_password": (
+        {"postgresql_databases": [{"name": "Shop", "password": "tiny"}, {"name": "blog", "password": STRONG}]},
+        ['postgresql_databases names must be lower-case identifiers; got ["Shop"]', ("at least 16 characters", 'too short for ["Shop"]')],
+    ),
+    "redis_valid": ({"redis_users": [{"name": "shop", "password": STRONG}]}, None),
+    "redis_password_and_policy": (
+        {"redis_users": [{"name": "shop", "password": "tiny"}], "redis_maxmemory_policy": "lru"},
+        ['too short for ["shop"]', "redis_maxmemory_policy must be one of noeviction"],
+    ),
     "two_rules_two_lines": (
         {"django_app_name": "Shop!", "django_app_keep_releases": 0},
         ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
     ),
 }
+
+
+# A looped check fails with "One or more items failed": its failing item's message is the one.
+FAILED_MESSAGE = (
+    "ansible_failed_result.results | default([]) | selectattr('failed', 'defined') | selectattr('failed')"
+    " | map(attribute='msg') | first | default(ansible_failed_result.msg)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +133,7 @@ def outcomes(tmp_path_factory):
             {
                 "name": case,
                 "hosts": "localhost",
-                "gather_facts": case.startswith("nginx"),
+                "gather_facts": case.startswith(("nginx", "postgresql")),
                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
                 "tasks": [
                     {
@@ -121,7 +143,7 @@ def outcomes(tmp_path_factory):
                                     "name": "djangoops.stack."
                                     + next(
                                         role
-                                        for role in ("app_server", "nginx", "django_app")
+                                        for role in ("app_server", "nginx", "postgresql", "redis", "django_app")
                                         if case.startswith(role) or role == "django_app"
                                     ),
                                     "tasks_from": "preflight.yml",
@@ -130,7 +152,7 @@ def outcomes(tmp_path_factory):
                             },
                             {"ansible.builtin.debug": {"msg": f"CASE {case} passed"}},
                         ],
-                        "rescue": [{"ansible.builtin.debug": {"msg": f"CASE {case} {{{{ ansible_failed_result.msg | to_json }}}}"}}],
+                        "rescue": [{"ansible.builtin.debug": {"msg": f"CASE {case} {{{{ {FAILED_MESSAGE} | to_json }}}}"}}],
                     }
                 ],
             }
@@ -162,10 +184,10 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
         return
     assert message is not None, f"{case} passed the preflight"
     lines = message.split("\n- ")
-    assert lines[0].startswith(("App ", "ACME ")), message
+    assert lines[0].startswith(("App ", "ACME ", "nginx site ", "PostgreSQL on ", "Redis on ")), message
     assert len(lines) - 1 == len(expected), message
     for texts in expected:
         texts = texts if isinstance(texts, tuple) else (texts,)
         assert sum(all(text in line for text in texts) for line in lines[1:]) == 1, (texts, message)
-    for secret in (STRONG, "a" * 60, "b" * 60, TOKEN):
+    for secret in (STRONG, "a" * 60, "b" * 60, TOKEN, '"tiny"'):
         assert secret not in message
