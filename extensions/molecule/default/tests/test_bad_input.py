@@ -53,6 +53,7 @@ WRONG = {
         "Failed to parse service restart specifier",
     ),
     "template_override_with_a_syntax_error": (override(ROLE_UNIT.replace("{% endif %}", "{% endfi %}", 1)), "endfi"),
+    "unknown_backup_option": ('{"djangoops_backup": {"keep_daly": 3}}', "backup (or djangoops_backup) takes dir, schedule"),
     "missing_vault_variable": ('{"django_app_secret_key": "{{ vault_example_secret_key }}"}', "vault_example_secret_key"),
 }
 
