@@ -26,6 +26,7 @@ APP_KEYS = {
             "wheel_path",
             "requirements_file",
             "settings_mode",
+            "check_ignore",
             "csp",
             "csp_report_only",
             "secret_key",

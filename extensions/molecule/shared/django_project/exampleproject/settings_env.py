@@ -38,11 +38,6 @@ CSRF_COOKIE_SECURE = _flag("DJANGO_CSRF_COOKIE_SECURE")
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = _flag("DJANGO_SECURE_HSTS_PRELOAD")
-# What the deployment leaves off on purpose is not a warning.
-SILENCED_SYSTEM_CHECKS = [
-    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
-    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
-]
 
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "static"))
 MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
