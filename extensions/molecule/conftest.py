@@ -21,7 +21,8 @@ def client(host):
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
     """Releases of the example project to deploy: v2 with a visible change (its heading), v3 as
-    v2 with an import error in a view module (a release that must stop at its gates)."""
+    v2 with an import error in a view module (a release that must stop at its gates), v4 as v2
+    with a setting the deployment check warns about."""
     base = tmp_path_factory.mktemp("versions")
     v2 = base / "v2"
     shutil.copytree(EXAMPLE_PROJECT, v2, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
@@ -31,4 +32,9 @@ def versions(tmp_path_factory):
     shutil.copytree(v2, v3)
     views = v3 / "notes" / "views.py"
     views.write_text("import module_that_does_not_exist  # noqa: F401\n" + views.read_text())
-    return {"v2": v2, "v3": v3}
+    # v4: v2 with a setting that Django's deployment check warns about, as a project may choose.
+    v4 = base / "v4"
+    shutil.copytree(v2, v4)
+    settings = v4 / "exampleproject" / "settings.py"
+    settings.write_text(settings.read_text() + "\nSESSION_COOKIE_HTTPONLY = False\n")
+    return {"v2": v2, "v3": v3, "v4": v4}

@@ -70,7 +70,10 @@ CASES = {
     ),
     "csp_source_with_a_semicolon": ({"django_app_csp": {"default-src": ["'self'; script-src *"]}}, ["django_app_csp maps directive names"]),
     "check_ignore": ({"django_app_check_ignore": ["security.W019", "staticfiles.W004"]}, None),
-    "check_ignore_not_an_id": ({"django_app_check_ignore": ["W019", "security.W019"]}, ['django_app_check_ignore must list system check ids (security.W019, staticfiles.W004); got ["W019"]']),
+    "check_ignore_not_an_id": (
+        {"django_app_check_ignore": ["W019", "security.W019"]},
+        ['django_app_check_ignore must list system check ids (security.W019, staticfiles.W004); got ["W019"]'],
+    ),
     "app_server_valid": ({}, None),
     "app_server_two_counts": (
         {"app_server_workers": -1, "app_server_timeout": 0},

@@ -2,6 +2,7 @@
 SECRET_KEY, deploy from a wheel. Each step runs ansible-playbook against this instance, as a
 user would, and then looks at what the site serves. The steps build on each other, in order."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -89,6 +90,24 @@ def test_a_broken_v3_never_goes_live(client, host, versions):
     assert "The previous release, if any, is still the one serving." in output
     assert live_release(host) == v2
     assert heading(client) == "djangoops example v2"
+
+
+def test_a_warning_the_project_chose_stops_the_gate_until_named(client, host, versions):
+    v2 = live_release(host)
+    source = f"django_app_source_path={versions['v4']}"
+    output, rc = playbook("deploy", source)
+    assert rc != 0
+    assert 'the step "Gate: run Django\'s deployment checks" failed' in output
+    # The failure names the check; the HSTS ones the deployment leaves off are not among them.
+    found = re.search(r"\((security\.W01[345])\) SESSION_COOKIE_HTTPONLY", output)
+    assert found, output[-3000:]
+    assert "security.W005" not in output
+    assert live_release(host) == v2
+    output, rc = playbook("deploy", source, json.dumps({"django_app_check_ignore": [found.group(1)]}))
+    assert rc == 0, output[-3000:]
+    assert live_release(host) != v2
+    assert heading(client) == "djangoops example v2"
+    assert "SESSION_COOKIE_HTTPONLY" not in host.check_output(f"{MANAGE} check --deploy --fail-level WARNING 2>&1")
 
 
 def login(client, host):
