@@ -49,6 +49,8 @@ APP_KEYS = {
     "server": ("app_server_type", "app_server"),
     "workers": ("app_server_workers", "app_server"),
     "bind": ("app_server_bind", "app_server"),
+    "timers": ("app_timers_commands", "app_timers"),
+    "clearsessions": ("app_timers_clearsessions", "app_timers"),
     "websocket_server": ("djangoops_websocket_server", None),
     "websocket_paths": ("djangoops_websocket_paths", None),
     "websocket_bind": ("djangoops_websocket_bind", None),

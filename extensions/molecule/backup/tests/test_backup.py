@@ -237,3 +237,41 @@ def test_pages_carry_the_csp_django_sends_only_where_one_is_set(host):
     else:
         assert "content-security-policy-report-only" not in headers
     assert "content-security-policy" not in headers
+
+
+def test_clearsessions_runs_on_its_timer_as_the_app_and_deletes_expired_sessions(host):
+    timer = f"{APP}-timer-clearsessions"
+    assert host.service(f"{timer}.timer").is_enabled
+    assert host.service(f"{timer}.timer").is_running
+    assert host.check_output(f"systemctl show --property NextElapseUSecRealtime --value {timer}.timer").strip()
+    expired = (
+        "from datetime import timedelta; from django.utils import timezone;"
+        " from django.contrib.sessions.models import Session;"
+        " Session.objects.create(session_key='djangoops-expired-session-key-000', session_data='',"
+        " expire_date=timezone.now() - timedelta(days=1)); print(Session.objects.filter(session_key__startswith='djangoops-').count())"
+    )
+    assert shell(host, expired) == "1"
+    host.run_expect([0], f"systemctl start {timer}.service")
+    assert host.check_output(f"systemctl show --property Result --value {timer}.service").strip() == "success"
+    assert host.check_output(f"systemctl show --property User --value {timer}.service").strip() == APP
+    count = (
+        "from django.contrib.sessions.models import Session; print(Session.objects.filter(session_key__startswith='djangoops-').count())"
+    )
+    assert shell(host, count) == "0"
+
+
+def test_a_scheduled_command_that_fails_shows_and_an_unlisted_one_is_removed(host):
+    on(host, SQLITE_HOST)
+    unit = f"{APP}-timer-broken"
+    listed = json.dumps({"app_timers_commands": [{"name": "broken", "command": "no_such_command", "on_calendar": "*:0/30"}]})
+    output, rc = playbook("deploy", listed, limit=SQLITE_HOST)
+    assert rc == 0, output[-3000:]
+    assert host.service(f"{unit}.timer").is_running
+    assert host.run(f"systemctl start {unit}.service").rc != 0
+    assert host.check_output(f"systemctl is-failed {unit}.service || true").strip() == "failed"
+    assert "Unknown command: 'no_such_command'" in host.check_output(f"journalctl --no-pager -o cat -u {unit}.service")
+    output, rc = playbook("deploy", limit=SQLITE_HOST)
+    assert rc == 0, output[-3000:]
+    assert not host.file(f"/etc/systemd/system/{unit}.timer").exists
+    assert not host.file(f"/etc/systemd/system/{unit}.service").exists
+    assert host.service(f"{APP}-timer-clearsessions.timer").is_running

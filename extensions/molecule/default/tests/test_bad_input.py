@@ -53,6 +53,10 @@ WRONG = {
         "Failed to parse service restart specifier",
     ),
     "template_override_with_a_syntax_error": (override(ROLE_UNIT.replace("{% endif %}", "{% endfi %}", 1)), "endfi"),
+    "timer_calendar_systemd_refuses": (
+        '{"app_timers_commands": [{"name": "digest", "command": "send_digest", "on_calendar": "someday"}]}',
+        'on_calendar must be a calendar systemd reads (daily, Mon *-*-* 04:00:00, *:0/15); got ["someday"]',
+    ),
     "unknown_backup_option": ('{"djangoops_backup": {"keep_daly": 3}}', "backup (or djangoops_backup) takes dir, schedule"),
     "missing_vault_variable": ('{"django_app_secret_key": "{{ vault_example_secret_key }}"}', "vault_example_secret_key"),
 }
