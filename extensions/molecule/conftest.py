@@ -10,6 +10,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "shared"))
 
 from site_client import EXAMPLE_PROJECT, Client
 
+# Figures the checks measure (unit exposure...), printed at the end of the run whether the
+# checks pass or not: pytest keeps a passing check's own output to itself.
+FIGURES = []
+
+
+@pytest.fixture
+def figure(host):
+    """Record one figure, "name: value", under the host it was measured on."""
+    return lambda text: FIGURES.append(f"{host.backend.get_hostname()}: {text}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture
 def client(host):

@@ -76,13 +76,13 @@ def test_services_run_with_their_passwords(host):
 
 
 @pytest.mark.parametrize(("unit", "ceiling"), [("postgresql@15-main", 3.0), ("redis-server", 3.0), ("nginx", 3.0)])
-def test_data_services_run_in_a_sandbox(host, unit, ceiling):
+def test_data_services_run_in_a_sandbox(host, unit, ceiling, figure):
     """systemd's rating of the units the collection runs but did not write: PostgreSQL's and
     nginx's get the roles' drop-ins (9.6 without), Redis keeps Debian's own sandbox."""
     on(host, PG_HOST)
     output = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
     score = float(re.search(rf"Overall exposure level for {re.escape(unit)}\.service: ([0-9.]+)", output).group(1))
-    print(f"systemd-analyze security {unit}.service: {score}")
+    figure(f"systemd-analyze security {unit}.service: {score}")
     assert score <= ceiling, output
 
 

@@ -140,12 +140,12 @@ def test_template_override_replaces_the_maintenance_page(client, host):
 
 
 @pytest.mark.parametrize("unit", [APP, "nginx"])
-def test_unit_exposure_is_low(host, unit):
+def test_unit_exposure_is_low(host, unit, figure):
     """systemd's own rating of a service's sandbox: 3.0 or below is what the collection promises,
     for the app's unit and for nginx's (Debian's unit, 9.6 without the role's drop-in)."""
     output = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
     score = float(re.search(rf"Overall exposure level for {unit}\.service: ([0-9.]+)", output).group(1))
-    print(f"systemd-analyze security {unit}.service: {score}")
+    figure(f"systemd-analyze security {unit}.service: {score}")
     assert score <= 3.0, output
 
 

@@ -120,8 +120,8 @@ def test_a_killed_worker_is_replaced(host, app):
 
 # Each server's unit, and nginx's (Debian's unit under the role's drop-in); the figures are printed.
 @pytest.mark.parametrize("unit", [unit for _server, unit, _server in UNITS] + ["nginx"])
-def test_unit_exposure_is_at_most_three(host, unit):
+def test_unit_exposure_is_at_most_three(host, unit, figure):
     output = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
     score = float(re.search(rf"Overall exposure level for {unit}\.service: ([0-9.]+)", output).group(1))
-    print(f"systemd-analyze security {unit}.service: {score}")
+    figure(f"systemd-analyze security {unit}.service: {score}")
     assert score <= 3.0, output
