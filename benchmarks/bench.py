@@ -415,6 +415,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
     parser.add_argument("--timings-only", action="store_true", help="the collection's runs only; printed, nothing written")
+    parser.add_argument("--write", action="store_true", help="with --timings-only: put them into docs/benchmarks over the last ones")
     args = parser.parse_args()
 
     started = datetime.now(UTC)
@@ -431,6 +432,13 @@ def main():
                 results["collection"] = collection_timings(inventory, Path(tmp))
             if args.timings_only:
                 print(json.dumps(results["collection"], indent=2))
+                if args.write:
+                    # The collection's runs take minutes, the servers' figures much longer: these
+                    # replace their part of the last full run's results, with a date of their own.
+                    written = json.loads((OUT / "results.json").read_text())
+                    written.update(collection=results["collection"], collection_date=results["date"])
+                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
+                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
                 return
             say("one app per server (and split mode), each on a loopback port behind nginx")
             results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")

@@ -193,7 +193,8 @@ def markdown(results):
             "",
             "`ansible-playbook -i <the demo's inventory, pointed at the bench container> site.yml` on a bare "
             "Debian 12 container (the control node reaches it with `docker exec`), then once more, then "
-            "`playbooks/deploy.yml -e django_app_source_path=<the example with one template changed>`.",
+            "`playbooks/deploy.yml -e django_app_source_path=<the example with one template changed>`."
+            + (f" Measured on {results['collection_date']} (`bench.py --timings-only --write`)." if "collection_date" in results else ""),
             "",
             "| run | seconds | tasks ok | changed | module calls (host + control node) |",
             "| --- | ---: | ---: | ---: | ---: |",
