@@ -37,7 +37,7 @@ ACME_SITE = {
 # case: (variables over VALID, what the failure's lines must say, each on a line of its own
 # unless given together in a tuple; None for a pass). Cases named app_server_* or nginx_* run
 # that role's preflight instead (nginx's with an ACME site, and the controller's facts), as do
-# postgresql_* and redis_* cases.
+# postgresql_*, redis_*, celery_* and app_backup_* cases.
 CASES = {
     "valid": ({}, None),
     "server_names_a_string": (
@@ -108,6 +108,19 @@ CASES = {
         {"redis_users": [{"name": "shop", "password": "tiny"}], "redis_maxmemory_policy": "lru"},
         ['too short for ["shop"]', "redis_maxmemory_policy must be one of noeviction"],
     ),
+    "celery_valid": ({"celery_app": {"name": "shop"}, "celery_module": "shop"}, None),
+    "celery_count_and_level": (
+        {"celery_app": {"name": "shop"}, "celery_module": "shop", "celery_concurrency": -1, "celery_loglevel": "LOUD"},
+        ["celery_concurrency must be a whole number (0: one per CPU); got -1", "celery_loglevel must be one of DEBUG"],
+    ),
+    "app_backup_valid": ({"app_backup_app": {"name": "shop"}}, None),
+    "app_backup_days_and_remote": (
+        {"app_backup_app": {"name": "shop"}, "app_backup_keep_daily": 0, "app_backup_remote": "backups.example.com"},
+        [
+            "app_backup_keep_daily must be a whole number of at least 1; got 0",
+            'app_backup_remote must be empty or user@host:/path; got "backups.example.com"',
+        ],
+    ),
     "two_rules_two_lines": (
         {"django_app_name": "Shop!", "django_app_keep_releases": 0},
         ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
@@ -148,7 +161,7 @@ def outcomes(tmp_path_factory):
                                     "name": "djangoops.stack."
                                     + next(
                                         role
-                                        for role in ("app_server", "nginx", "postgresql", "redis", "django_app")
+                                        for role in ("app_server", "app_backup", "celery", "nginx", "postgresql", "redis", "django_app")
                                         if case.startswith(role) or role == "django_app"
                                     ),
                                     "tasks_from": "preflight.yml",
@@ -189,7 +202,7 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
         return
     assert message is not None, f"{case} passed the preflight"
     lines = message.split("\n- ")
-    assert lines[0].startswith(("App ", "ACME ", "nginx site ", "PostgreSQL on ", "Redis on ")), message
+    assert lines[0].startswith(("App ", "ACME ", "nginx site ", "PostgreSQL on ", "Redis on ", "Celery of ", "Backups of ")), message
     assert len(lines) - 1 == len(expected), message
     for texts in expected:
         texts = texts if isinstance(texts, tuple) else (texts,)
