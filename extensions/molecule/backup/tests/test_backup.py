@@ -239,8 +239,12 @@ def test_pages_carry_the_csp_django_sends_only_where_one_is_set(host):
     assert "content-security-policy" not in headers
 
 
-def test_clearsessions_runs_on_its_timer_as_the_app_and_deletes_expired_sessions(host):
+def test_clearsessions_runs_on_its_timer_as_the_app_and_deletes_expired_sessions(host, figure):
     timer = f"{APP}-timer-clearsessions"
+    output = host.check_output(f"systemd-analyze security --no-pager {timer}.service")
+    score = float(re.search(rf"Overall exposure level for {timer}\.service: ([0-9.]+)", output).group(1))
+    figure(f"systemd-analyze security {timer}.service: {score}")
+    assert score <= 3.0, output
     assert host.service(f"{timer}.timer").is_enabled
     assert host.service(f"{timer}.timer").is_running
     assert host.check_output(f"systemctl show --property NextElapseUSecRealtime --value {timer}.timer").strip()
