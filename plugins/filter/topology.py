@@ -25,7 +25,13 @@ APP_KEYS = {
             "git_version",
             "wheel_path",
             "requirements_file",
+            "project_dir",
+            "release_files",
+            "shared_paths",
+            "health_path",
+            "health_check",
             "settings_mode",
+            "base_settings",
             "check_ignore",
             "csp",
             "csp_report_only",
@@ -75,6 +81,10 @@ PLAYBOOK_OPTIONS = {
     "djangoops_celery": {"type": ("bool", "dict")},
     "djangoops_backup": {"type": ("bool", "dict")},
     "djangoops_site_options": {"type": "dict"},
+}
+# Defaults that the argument specs give as templates of another per-app setting.
+DERIVED_DEFAULTS = {
+    "base_settings": lambda settings: f"{settings['django_app_project_module']}.settings",
 }
 BOOLEAN_STRINGS = {"yes", "no", "true", "false", "on", "off", "1", "0", "y", "n"}
 # Beside this file: plugins/filter/ in the collection, whose roles/ is two folders up.
@@ -184,6 +194,9 @@ def app_settings(entry, host_vars):
     entry = entry or {}
     _entries({"djangoops_apps": [entry]})
     settings = {APP_KEYS[key][0]: _setting(entry, host_vars, key) for key in APP_KEYS}
+    for key, derive in DERIVED_DEFAULTS.items():
+        if key not in entry and APP_KEYS[key][0] not in host_vars and isinstance(settings["django_app_project_module"], str):
+            settings[APP_KEYS[key][0]] = derive(settings)
     problems = []
     for key, (variable, role) in APP_KEYS.items():
         option = role_options(role).get(variable, {}) if role else PLAYBOOK_OPTIONS[variable]

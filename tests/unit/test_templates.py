@@ -1,8 +1,10 @@
 """The roles' templates render to valid Python, systemd units and nginx configuration."""
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
@@ -28,12 +30,14 @@ APP = {
 def django_app_vars(**overrides):
     variables = role_vars("django_app")
     variables.update(
-        django_app_name="example",
-        django_app_project_module="exampleproject",
-        django_app_server_names=["example.test", "127.0.0.1"],
-        django_app_asgi_middleware=["exampleproject.websocket.EchoWebSocket"],
-        __django_app_effective_secret_key="k" * 60,
-        **overrides,
+        {
+            "django_app_name": "example",
+            "django_app_project_module": "exampleproject",
+            "django_app_server_names": ["example.test", "127.0.0.1"],
+            "django_app_asgi_middleware": ["exampleproject.websocket.EchoWebSocket"],
+            "__django_app_effective_secret_key": "k" * 60,
+            **overrides,
+        }
     )
     return variables
 
@@ -92,16 +96,107 @@ def test_csp_is_django_s_own_report_only_unless_enforced():
         assert ({"SECURE_CSP", "SECURE_CSP_REPORT_ONLY"} - {name}).isdisjoint(namespace)
 
 
+def env_lines(**overrides):
+    env = render("django_app", "etc/djangoops/app/env.j2", django_app_vars(**overrides))
+    return [line for line in env.splitlines() if line and not line.startswith("#")]
+
+
 def test_env_file_quotes_every_value_and_holds_the_key():
-    env = render("django_app", "etc/djangoops/app/env.j2", django_app_vars(django_app_environment={"B": "2", "A": "x y"}))
-    lines = [line for line in env.splitlines() if line and not line.startswith("#")]
+    lines = env_lines(django_app_environment={"B": "2", "A": "x y"}, django_app_conventional_environment=False)
     assert lines == [
-        "DJANGO_SETTINGS_MODULE='exampleproject.settings_production'",
-        f"DJANGO_SECRET_KEY='{'k' * 60}'",
-        "DJANGO_SECRET_KEY_FALLBACKS=''",
         "A='x y'",
         "B='2'",
+        "DJANGO_SECRET_KEY='" + "k" * 60 + "'",
+        "DJANGO_SECRET_KEY_FALLBACKS=''",
+        "DJANGO_SETTINGS_MODULE='exampleproject.settings_production'",
     ]
+
+
+def test_env_file_writes_the_names_projects_read_once_each():
+    """DATABASE_URL, REDIS_URL and Django's own names, in both modes; the inventory's values win."""
+    database = {"engine": "postgresql", "name": "shop", "user": "shop", "password": "p@ss/w:rd", "host": "db.internal", "port": 5433}
+    for mode in ("module", "environment"):
+        lines = env_lines(
+            django_app_settings_mode=mode,
+            django_app_base_settings="config.settings.production",
+            django_app_database=database,
+            django_app_cache={"backend": "redis", "location": "redis://shop:secret@127.0.0.1:6379/1"},
+            django_app_hsts_preload=True,
+            django_app_environment={"CSRF_TRUSTED_ORIGINS": "https://shop.example"},
+        )
+        names = [line.split("=", 1)[0] for line in lines]
+        assert len(names) == len(set(names)), names
+        env = dict(line.split("=", 1) for line in lines)
+        assert env["DATABASE_URL"] == "'postgres://shop:p%40ss%2Fw%3Ard@db.internal:5433/shop'"
+        assert env["REDIS_URL"] == env["CACHE_URL"] == "'redis://shop:secret@127.0.0.1:6379/1'"
+        assert env["SECRET_KEY"] == env["DJANGO_SECRET_KEY"]
+        assert env["ALLOWED_HOSTS"] == "'example.test,127.0.0.1'"
+        assert env["CSRF_TRUSTED_ORIGINS"] == "'https://shop.example'"
+        assert env["DEBUG"] == "'False'"
+        assert env["SECURE_HSTS_SECONDS"] == "'31536000'"
+        assert env["SECURE_HSTS_INCLUDE_SUBDOMAINS"] == "'False'"
+        assert env["SECURE_HSTS_PRELOAD"] == "'True'"
+        assert env["STATIC_ROOT"] == "'/srv/example/current/static'"
+        assert ("DJANGO_ALLOWED_HOSTS" in env) == (mode == "environment")
+
+
+def test_env_file_names_the_sqlite_database_by_its_path():
+    env = dict(line.split("=", 1) for line in env_lines())
+    assert env["DATABASE_URL"] == "'sqlite:////srv/example/shared/db/db.sqlite3'"
+    assert "REDIS_URL" not in env
+
+
+HEALTH_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from proj.wsgi import application
+def call(path):
+    seen = {}
+    body = b"".join(application({"PATH_INFO": path, "REQUEST_METHOD": "GET", "SERVER_NAME": "x", "SERVER_PORT": "80",
+                                 "wsgi.input": None, "wsgi.url_scheme": "http", "HTTP_HOST": "unknown.test"},
+                                lambda status, headers: seen.update(status=status, headers=dict(headers))))
+    return seen["status"], body
+status, body = call("/healthz")
+print(json.dumps({"status": status, "body": json.loads(body)}))
+"""
+
+
+@pytest.mark.parametrize("database", ["reachable", "missing"])
+def test_wsgi_answers_the_health_path_itself(tmp_path, database):
+    """The rendered wsgi.py answers /healthz before Django's URLs (none here) and ALLOWED_HOSTS,
+    with the release named for its folder, and 503 when the database does not answer."""
+    release = tmp_path / "releases" / "abc123def456"
+    (release / "proj").mkdir(parents=True)
+    (release / "proj" / "__init__.py").write_text("")
+    db = tmp_path / "db.sqlite3" if database == "reachable" else tmp_path / "no-such-folder" / "db.sqlite3"
+    (release / "proj" / "settings.py").write_text(
+        f"SECRET_KEY = 'x' * 50\nALLOWED_HOSTS = ['example.test']\nROOT_URLCONF = 'proj.urls'\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(db)!r}}}}}\n"
+    )
+    (release / "proj" / "urls.py").write_text("urlpatterns = []\n")
+    source = render(
+        "django_app",
+        "srv/app/release/project/wsgi.py.j2",
+        django_app_vars(django_app_project_module="proj", django_app_settings_module="proj.settings"),
+    )
+    (release / "proj" / "wsgi.py").write_text(source)
+    result = subprocess.run(
+        [sys.executable, "-c", HEALTH_PROBE, str(release)], capture_output=True, text=True, check=True, env={**os.environ}
+    )
+    answer = json.loads(result.stdout)
+    if database == "reachable":
+        assert answer["status"] == "200 OK"
+        assert answer["body"]["release"] == "abc123def456"
+        assert answer["body"]["checks"] == {"database": "ok"}
+    else:
+        assert answer["status"] == "503 Service Unavailable"
+        assert answer["body"] == {"status": "error", "error": "OperationalError"}
+
+
+def test_the_project_answers_the_health_path_when_asked():
+    for template in ("wsgi.py.j2", "asgi.py.j2"):
+        source = render("django_app", f"srv/app/release/project/{template}", django_app_vars(django_app_health_check="project"))
+        assert "healthz" not in source and "_health_wrapper" not in source
 
 
 SETTINGS = "srv/app/release/project/settings_production.py.j2"

@@ -1,0 +1,30 @@
+"""Filters for a release's virtualenv: the packages the collection adds, fitted to the project's own."""
+
+from ansible.errors import AnsibleFilterError
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+
+def unpinned(packages, installed):
+    """packages (pip requirement strings) with the version dropped from each one whose distribution
+    is among installed (the names the project's dependencies installed): the project's version
+    stays, and only the requirement's extras and markers are kept."""
+    present = {canonicalize_name(str(name)) for name in installed}
+    fitted = []
+    for package in packages:
+        try:
+            requirement = Requirement(str(package))
+        except InvalidRequirement as exc:
+            raise AnsibleFilterError(f"unpinned: {package!r} is not a pip requirement: {exc}") from exc
+        if canonicalize_name(requirement.name) not in present:
+            fitted.append(str(package))
+            continue
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        fitted.append(f"{requirement.name}{extras}{marker}")
+    return fitted
+
+
+class FilterModule:
+    def filters(self):
+        return {"unpinned": unpinned}
