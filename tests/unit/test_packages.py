@@ -9,7 +9,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
-from packages import unpinned  # noqa: E402
+from packages import unpinned
 
 
 def test_a_package_the_project_installed_keeps_the_projects_version():
