@@ -57,6 +57,7 @@ APP_KEYS = {
     "bind": ("app_server_bind", "app_server"),
     "timers": ("app_timers_commands", "app_timers"),
     "clearsessions": ("app_timers_clearsessions", "app_timers"),
+    "processes": ("app_processes_list", "app_processes"),
     "websocket_server": ("djangoops_websocket_server", None),
     "websocket_paths": ("djangoops_websocket_paths", None),
     "websocket_bind": ("djangoops_websocket_bind", None),
