@@ -45,7 +45,16 @@ def test_the_page_shows_the_configuration_the_deployment_supplied(host, shelf):
     status, headers, _body = shelf.get(css)
     assert status == 200
     assert "immutable" in headers["cache-control"][0]
+    # The front-end build minified the project's script before collectstatic took it.
+    script = re.search(r'src="(/static/books/shelf\.min\.[0-9a-f]{12}\.js)"', body).group(1)
+    status, _headers, minified = shelf.get(script)
+    assert status == 200
+    assert minified.startswith("function countBooks(")
     release = f"/srv/{APP}/releases/{live_release(host)}"
+    modules = host.file(f"{release}/frontend/node_modules")
+    assert modules.is_symlink
+    assert host.file(f"{modules.linked_to}/terser/package.json").exists
+    assert host.file(f"{release}/src/books/static/books/shelf.min.js").user == "root"
     config = host.file(f"{release}/src/shelf/configuration.py")
     assert (config.user, config.group, config.mode) == ("root", APP, 0o640)
 

@@ -3,13 +3,20 @@ SECRET_KEY, deploy from a wheel. Each step runs ansible-playbook against this in
 user would, and then looks at what the site serves. The steps build on each other, in order."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 
+import testinfra
+
 from site_client import APP, EXAMPLE_PROJECT, Client
 from site_client import run_playbook as playbook
+
+# releases-git serves a private repository (prepare.yml); the tests look at the app host.
+testinfra_hosts = ["releases-debian12"]
+GIT_HOST = "releases-git"
 
 KEY_ONE = "releases-test-key-one-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
 KEY_TWO = "releases-test-key-two-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH"
@@ -177,6 +184,44 @@ def test_a_wheel_deploys_and_rolls_back(client, host, tmp_path):
     assert release in body
     settings = host.run(f"ls /srv/{APP}/releases/{release}/venv/lib/python3*/site-packages/exampleproject/settings_production.py")
     assert settings.rc == 0
+    output, rc = playbook("rollback")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example v2"
+
+
+def test_a_private_repository_deploys_with_its_deploy_key_and_pinned_host_key(client, host, tmp_path):
+    server = testinfra.get_host(f"ansible://{GIT_HOST}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+    key = server.file("/root/deploy_key").content_string
+    host_key = " ".join(server.file("/etc/ssh/ssh_host_ed25519_key.pub").content_string.split()[:2])
+    other_key = " ".join(server.file("/root/deploy_key.pub").content_string.split()[:2])
+    commit = server.check_output("git --git-dir=/srv/git/example.git rev-parse v1^{commit}")
+    settings = {
+        "django_app_source": "git",
+        "django_app_git_repo": f"ssh://git@{GIT_HOST}/srv/git/example.git",
+        "django_app_git_version": "v1",
+        "django_app_git_key": key,
+    }
+    live = live_release(host)
+
+    # A host key other than the one pinned: the fetch refuses the server, nothing goes live.
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**settings, "django_app_git_host_keys": [f"{GIT_HOST} {other_key}"]}))
+    output, rc = playbook("deploy", f"@{wrong}")
+    assert rc != 0
+    assert "Host key verification failed" in output or "REMOTE HOST IDENTIFICATION HAS CHANGED" in output, output[-3000:]
+    assert live_release(host) == live
+    assert heading(client) == "djangoops example v2"
+
+    pinned = tmp_path / "pinned.json"
+    pinned.write_text(json.dumps({**settings, "django_app_git_host_keys": [f"{GIT_HOST} {host_key}"]}))
+    output, rc = playbook("deploy", f"@{pinned}")
+    assert rc == 0, output[-3000:]
+    assert heading(client) == "djangoops example"
+    assert live_release(host) != live
+    assert host.run(f"git --git-dir=/srv/{APP}/repo cat-file -e {commit}").rc == 0
+    deploy_key = host.file(f"/etc/djangoops/{APP}/git_deploy_key")
+    assert (deploy_key.user, deploy_key.mode) == ("root", 0o600)
+    assert key.splitlines()[1] not in output  # the key's body never shows in the run's output
     output, rc = playbook("rollback")
     assert rc == 0, output[-3000:]
     assert heading(client) == "djangoops example v2"
