@@ -193,6 +193,35 @@ def test_wsgi_answers_the_health_path_itself(tmp_path, database):
         assert answer["body"] == {"status": "error", "error": "OperationalError"}
 
 
+LOG_PROBE = """
+import io, sys
+sys.path.insert(0, sys.argv[1])
+from proj.wsgi import application
+environ = {"PATH_INFO": "/nope", "REQUEST_METHOD": "GET", "SERVER_NAME": "x", "SERVER_PORT": "80",
+           "wsgi.input": io.BytesIO(), "wsgi.url_scheme": "http", "HTTP_HOST": "example.test"}
+b"".join(application(environ, lambda status, headers: None))
+"""
+
+
+@pytest.mark.parametrize("mode", ["environment", "module"])
+def test_a_project_without_logging_still_logs_to_stderr_in_environment_mode(tmp_path, mode):
+    """Django alone sends request errors only to ADMINS; environment mode's wsgi.py adds stderr,
+    which the journal keeps (module mode's rendered settings set LOGGING themselves)."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    (project / "settings.py").write_text(
+        "SECRET_KEY = 'x' * 50\nALLOWED_HOSTS = ['example.test']\nROOT_URLCONF = 'proj.urls'\nDATABASES = {}\n"
+    )
+    (project / "urls.py").write_text("urlpatterns = []\n")
+    variables = django_app_vars(
+        django_app_project_module="proj", django_app_settings_module="proj.settings", django_app_settings_mode=mode
+    )
+    (project / "wsgi.py").write_text(render("django_app", "srv/app/release/project/wsgi.py.j2", variables))
+    result = subprocess.run([sys.executable, "-c", LOG_PROBE, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert ("WARNING django.request: Not Found: /nope" in result.stderr) == (mode == "environment"), result.stderr
+
+
 def test_the_project_answers_the_health_path_when_asked():
     for template in ("wsgi.py.j2", "asgi.py.j2"):
         source = render("django_app", f"srv/app/release/project/{template}", django_app_vars(django_app_health_check="project"))
