@@ -214,9 +214,7 @@ def test_a_project_without_logging_still_logs_to_stderr_in_environment_mode(tmp_
         "SECRET_KEY = 'x' * 50\nALLOWED_HOSTS = ['example.test']\nROOT_URLCONF = 'proj.urls'\nDATABASES = {}\n"
     )
     (project / "urls.py").write_text("urlpatterns = []\n")
-    variables = django_app_vars(
-        django_app_project_module="proj", django_app_settings_module="proj.settings", django_app_settings_mode=mode
-    )
+    variables = django_app_vars(django_app_project_module="proj", django_app_settings_module="proj.settings", django_app_settings_mode=mode)
     (project / "wsgi.py").write_text(render("django_app", "srv/app/release/project/wsgi.py.j2", variables))
     result = subprocess.run([sys.executable, "-c", LOG_PROBE, str(tmp_path)], capture_output=True, text=True, check=True)
     assert ("WARNING django.request: Not Found: /nope" in result.stderr) == (mode == "environment"), result.stderr
