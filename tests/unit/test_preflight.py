@@ -74,6 +74,60 @@ CASES = {
         {"django_app_check_ignore": ["W019", "security.W019"]},
         ['django_app_check_ignore must list system check ids (security.W019, staticfiles.W004); got ["W019"]'],
     ),
+    "layout": (
+        {
+            "django_app_source_path": str(ROOT / "extensions/molecule/shared/shelf_project"),
+            "django_app_project_dir": "src",
+            "django_app_requirements_file": "uv.lock",
+            "django_app_release_files": [{"path": "shelf/configuration.py", "content": "SITE_TITLE = 'x'\n"}],
+            "django_app_shared_paths": ["exports"],
+            "django_app_frontend": {"dir": "frontend", "command": ["npm", "run", "build"]},
+        },
+        None,
+    ),
+    "layout_manage_py_elsewhere": (
+        {"django_app_source_path": str(ROOT / "extensions/molecule/shared/shelf_project"), "django_app_project_dir": "src/shelf"},
+        [],  # one message of its own, checked below
+    ),
+    "layout_paths_outside": (
+        {
+            "django_app_project_dir": "../elsewhere",
+            "django_app_shared_paths": ["uploads", "/var/lib/x", "a/../../b"],
+            "django_app_release_files": [{"path": "conf.py", "content": "x", "template": "y.j2"}, {"content": "no path"}],
+            "django_app_frontend": {"dir": "web", "command": "npm run build", "node": 20},
+        },
+        [
+            'django_app_project_dir must be a folder inside the source (src, backend/app), without .. or a leading /; got "../elsewhere"',
+            'django_app_shared_paths must list folders inside the project folder (uploads, media/reports), without .. or a leading /; got ["uploads", "/var/lib/x", "a/../../b"]',
+            "django_app_release_files must list {path, content} or {path, template}",
+            'A template of django_app_release_files is not a file on the controller: ["y.j2"]',
+            "django_app_frontend takes dir",
+        ],
+    ),
+    "layout_template_missing": (
+        {"django_app_release_files": [{"path": "conf.py", "template": "/nonexistent/conf.py.j2"}]},
+        ['A template of django_app_release_files is not a file on the controller: ["/nonexistent/conf.py.j2"]'],
+    ),
+    "health_path": (
+        {"django_app_health_path": "healthz"},
+        ['django_app_health_path must be a URL path (/healthz, /-/health); got "healthz"'],
+    ),
+    "app_processes_valid": ({"app_processes_list": [{"name": "worker", "command": "rqworker default"}]}, None),
+    "app_processes_names_and_signal": (
+        {
+            "app_processes_list": [
+                {"name": "Worker", "command": "rqworker"},
+                {"name": "poller", "command": [], "program": "/usr/bin/env", "stop_signal": "TERM", "restart": "always"},
+            ]
+        },
+        [
+            'each process needs a name of lower-case letters, digits and - (worker, rq-default); got ["Worker"]',
+            'a process takes name, command, program, stop_signal, stop_timeout; got ["restart"]',
+            "each process needs a command",
+            'program must name a program of the release\'s virtualenv (rq, python), not a path; got ["/usr/bin/env"]',
+            'stop_signal must be a signal\'s name (SIGTERM, SIGINT, SIGQUIT); got ["TERM"]',
+        ],
+    ),
     "app_server_valid": ({}, None),
     "app_server_two_counts": (
         {"app_server_workers": -1, "app_server_timeout": 0},
@@ -161,12 +215,27 @@ def outcomes(tmp_path_factory):
                                     "name": "djangoops.stack."
                                     + next(
                                         role
-                                        for role in ("app_server", "app_backup", "celery", "nginx", "postgresql", "redis", "django_app")
+                                        for role in (
+                                            "app_server",
+                                            "app_backup",
+                                            "app_processes",
+                                            "celery",
+                                            "nginx",
+                                            "postgresql",
+                                            "redis",
+                                            "django_app",
+                                        )
                                         if case.startswith(role) or role == "django_app"
                                     ),
                                     "tasks_from": "preflight.yml",
                                 },
-                                "vars": {**VALID, "app_server_app": {"name": "shop"}, "nginx_sites": [ACME_SITE], **overrides},
+                                "vars": {
+                                    **VALID,
+                                    "app_server_app": {"name": "shop"},
+                                    "app_processes_app": {"name": "shop"},
+                                    "nginx_sites": [ACME_SITE],
+                                    **overrides,
+                                },
                             },
                             {"ansible.builtin.debug": {"msg": f"CASE {case} passed"}},
                         ],
@@ -202,10 +271,23 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
         return
     assert message is not None, f"{case} passed the preflight"
     lines = message.split("\n- ")
-    assert lines[0].startswith(("App ", "ACME ", "nginx site ", "PostgreSQL on ", "Redis on ", "Celery of ", "Backups of ")), message
+    firsts = (
+        "App ",
+        "ACME ",
+        "nginx site ",
+        "PostgreSQL on ",
+        "Redis on ",
+        "Celery of ",
+        "Backups of ",
+        "Processes of ",
+        "django_app_source is ",
+    )
+    assert lines[0].startswith(firsts), message
     assert len(lines) - 1 == len(expected), message
     for texts in expected:
         texts = texts if isinstance(texts, tuple) else (texts,)
         assert sum(all(text in line for text in texts) for line in lines[1:]) == 1, (texts, message)
+    if case == "layout_manage_py_elsewhere":
+        assert "with src/shelf/manage.py and requirements.txt in it" in lines[0]
     for secret in (STRONG, "a" * 60, "b" * 60, TOKEN, '"tiny"'):
         assert secret not in message
