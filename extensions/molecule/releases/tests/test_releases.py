@@ -189,6 +189,18 @@ def test_a_wheel_deploys_and_rolls_back(client, host, tmp_path):
     assert heading(client) == "djangoops example v2"
 
 
+def test_a_package_that_needs_a_compiler_fails_once_with_a_hint(client, host):
+    """uWSGI is source only on PyPI, and the host has no compiler: pip's end and the cause, once."""
+    live = live_release(host)
+    output, rc = playbook("deploy", '{"django_app_extra_packages": ["uwsgi==2.0.30"]}')
+    assert rc != 0
+    assert output.count("set python_build_tools: true") == 1, output[-3000:]
+    assert "pip could not install" in output
+    assert "Collecting uwsgi" not in output  # the beginning of pip's output is left out
+    assert live_release(host) == live
+    assert heading(client) == "djangoops example v2"
+
+
 def test_a_private_repository_deploys_with_its_deploy_key_and_pinned_host_key(client, host, tmp_path):
     server = testinfra.get_host(f"ansible://{GIT_HOST}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
     key = server.file("/root/deploy_key").content_string
