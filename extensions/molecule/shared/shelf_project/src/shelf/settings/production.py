@@ -2,7 +2,7 @@
 
 import os
 
-from .base import *  # noqa: F403
+from .base import *  # noqa: F403  # pylint: disable=wildcard-import,unused-wildcard-import
 from .base import env_bool
 
 SECURE_PROXY_SSL_HEADER = tuple(os.environ.get("SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO,https").split(",", 1))
