@@ -194,7 +194,7 @@ def test_a_package_that_needs_a_compiler_fails_once_with_a_hint(client, host):
     live = live_release(host)
     output, rc = playbook("deploy", '{"django_app_extra_packages": ["uwsgi==2.0.30"]}')
     assert rc != 0
-    assert output.count("set python_build_tools: true") == 1, output[-3000:]
+    assert output.count("Set python_build_tools: true") == 1, output[-3000:]
     assert "pip could not install" in output
     assert "Collecting uwsgi" not in output  # the beginning of pip's output is left out
     assert live_release(host) == live
