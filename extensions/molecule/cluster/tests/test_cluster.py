@@ -133,7 +133,11 @@ def test_media_uploaded_through_any_app_host_are_served_by_the_load_balancer(hos
 def test_migrations_ran_once_and_every_host_reaches_its_services():
     # The app hosts use PostgreSQL and Redis on the database host, through its firewall.
     for name in (APP1, APP2):
-        assert healthz(name)["status"] == "ok"
+        answer = healthz(name)
+        assert answer["status"] == "ok"
+        # The project's own view (django_app_health_check: project): no "checks" of the collection's.
+        assert answer["release"] == live_release(name)
+        assert "checks" not in answer
     count = on(DB).check_output("runuser -u postgres -- psql -tAc \"select count(*) from django_migrations where app = 'notes'\" example")
     assert int(count) >= 2
 
