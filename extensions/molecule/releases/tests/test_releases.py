@@ -194,8 +194,11 @@ def test_a_package_that_needs_a_compiler_fails_once_with_a_hint(client, host):
     live = live_release(host)
     output, rc = playbook("deploy", '{"django_app_extra_packages": ["uwsgi==2.0.30"]}')
     assert rc != 0
-    assert output.count("Set python_build_tools: true") == 1, output[-3000:]
-    assert "pip could not install" in output
+    # One message (ansible-core prints a failed task's message twice: its error line and the
+    # result), not repeated by the rescue or the roll's stop, nor by retries.
+    shown = output.count("pip could not install")
+    assert 1 <= shown <= 2, output[-3000:]
+    assert output.count("Set python_build_tools: true") == shown, output[-3000:]
     assert "Collecting uwsgi" not in output  # the beginning of pip's output is left out
     assert live_release(host) == live
     assert heading(client) == "djangoops example v2"
