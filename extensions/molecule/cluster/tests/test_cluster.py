@@ -213,7 +213,11 @@ def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
     assert figures["releases"][v1]["first"] < figures["releases"][v2]["last"]
     assert all(" down" not in line for line in pool_lines())
     # Migrations ran on the first app host only, in the first batch; the second skipped the gate.
-    gates = re.findall(r"Gate: apply the database migrations\]\s*\**\s*(ok|changed|skipping): \[([\w-]+)\]", output)
+    # The gate runs in the background: its result follows the "ASYNC ... jid=" lines of its polls.
+    gates = re.findall(
+        r"Gate: apply the database migrations\]\s*\**\s*(?:ASYNC \w+ on [\w-]+: jid=\S+(?: \w+=\S+)*\s*)*(ok|changed|skipping): \[([\w-]+)\]",
+        output,
+    )
     assert gates == [("ok", APP1), ("skipping", APP2)], gates
 
 
