@@ -86,9 +86,11 @@ PLAYBOOK_OPTIONS = {
     "djangoops_backup": {"type": ("bool", "dict")},
     "djangoops_site_options": {"type": "dict"},
 }
-# Defaults that the argument specs give as templates of another per-app setting.
+# Defaults that the argument specs give as templates of another per-app setting, or that the
+# host's web server decides: Apache (djangoops_web_server) runs its apps with mod_wsgi.
 DERIVED_DEFAULTS = {
-    "base_settings": lambda settings: f"{settings['django_app_project_module']}.settings",
+    "base_settings": lambda settings, _host_vars: f"{settings['django_app_project_module']}.settings",
+    "server": lambda settings, host_vars: "mod_wsgi" if host_vars.get("djangoops_web_server") == "apache" else settings["app_server_type"],
 }
 BOOLEAN_STRINGS = {"yes", "no", "true", "false", "on", "off", "1", "0", "y", "n"}
 # Beside this file: plugins/filter/ in the collection, whose roles/ is two folders up.
@@ -200,7 +202,7 @@ def app_settings(entry, host_vars):
     settings = {APP_KEYS[key][0]: _setting(entry, host_vars, key) for key in APP_KEYS}
     for key, derive in DERIVED_DEFAULTS.items():
         if key not in entry and APP_KEYS[key][0] not in host_vars and isinstance(settings["django_app_project_module"], str):
-            settings[APP_KEYS[key][0]] = derive(settings)
+            settings[APP_KEYS[key][0]] = derive(settings, host_vars)
     problems = []
     for key, (variable, role) in APP_KEYS.items():
         option = role_options(role).get(variable, {}) if role else PLAYBOOK_OPTIONS[variable]

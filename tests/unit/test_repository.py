@@ -24,7 +24,7 @@ MOLECULE_SEQUENCE = ["dependency", "cleanup", "destroy", "syntax", "create", "pr
 
 
 def test_scenarios_are_found_where_molecule_looks_in_a_collection():
-    assert {path.parent.name for path in SCENARIOS} == {"default", "servers", "cluster", "releases", "backup", "acme"}
+    assert {path.parent.name for path in SCENARIOS} == {"default", "servers", "cluster", "releases", "backup", "acme", "apache"}
     assert not (ROOT / "molecule").exists()
     assert not (ROOT / ".config/molecule").exists(), "a base config is not found in an installed collection"
 

@@ -4,15 +4,12 @@ cached for good, and uploads that can never run in the site's origin."""
 
 import json
 import re
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 from site_client import APP, SITE
+from tls_checks import sslyze_mozilla, testssl_serious_findings
 
 CERT = f"/etc/ssl/djangoops/{APP}.crt"
-CA = "/etc/ssl/djangoops/ca.crt"  # the host's own CA, which signs the self_signed sites
 
 
 def tls_profile(host):
@@ -20,40 +17,13 @@ def tls_profile(host):
 
 
 def test_sslyze_finds_mozillas_profile(host, tmp_path):
-    """sslyze runs outside the host, against its HTTPS port published on loopback; the host's CA
-    is the trust anchor."""
-    published = subprocess.run(["docker", "port", host.backend.host, "443/tcp"], capture_output=True, text=True, check=True)
-    port = published.stdout.splitlines()[0].rsplit(":", 1)[1]
-    anchor = tmp_path / "site.pem"
-    anchor.write_text(host.file(CA).content_string)
-    profile = tls_profile(host)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "sslyze"),
-            f"--mozilla_config={profile}",
-            f"--certinfo_ca_file={anchor}",
-            f"{SITE}:{port}{{127.0.0.1}}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "Compliant" in result.stdout, result.stdout[-4000:]
+    """sslyze runs outside the host, against its HTTPS port published on loopback."""
+    passed, output = sslyze_mozilla(host, SITE, tls_profile(host), tmp_path)
+    assert passed, output
 
 
 def test_testssl_reports_no_high_or_critical_finding(host):
-    host.run_expect([0], "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq testssl.sh >/dev/null 2>&1")
-    report = host.check_output("mktemp -u /tmp/testssl-XXXXXX.json")
-    host.run(f"testssl --quiet --color 0 --warnings off --ip 127.0.0.1 --add-ca {CA} --jsonfile {report} https://{SITE}/ >/dev/null 2>&1")
-    findings = json.loads(host.file(report).content_string)
-    assert len(findings) > 50, findings  # the whole scan ran
-    assert any(f["id"] == "cert_chain_of_trust" and f["severity"] == "OK" for f in findings)
-    # A self-signed certificate has no CRL or OCSP address: nothing can revoke it, which
-    # testssl rates HIGH (cert_revocation). That is a property of self-signed certificates, not
-    # of the server's TLS; a CA's certificate (provided, acme) carries its revocation address.
-    serious = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL") and f["id"] != "cert_revocation"]
+    serious = testssl_serious_findings(host, SITE)
     assert serious == [], json.dumps(serious, indent=1)
 
 
