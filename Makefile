@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= servers cluster default releases backup acme
+SCENARIOS ?= servers default apache cluster backup releases acme
 
 .PHONY: help venv lint sanity docs unit molecule compat test demo demo-clean images build clean bench bench-servers
 

@@ -19,6 +19,11 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    (--repeat), the median run kept and the ratio the median of the pairs' ratios.
 3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
    file (a bare server with sendfile, the same TLS settings, in the same container).
+4. Apache with mod_wsgi (djangoops_web_server: apache): a second container runs the example
+   project under Apache alone, and wrk measures the same endpoints over HTTPS with keep-alive.
+   There is no "direct" for it (Apache is the TLS end and the app server at once): its figures
+   stand against gunicorn behind nginx from the same run. Its mod_wsgi daemons run on the app
+   server's CPU, Apache's own processes and wrk on the others, as nginx and the app server do.
 
 Every load run is bounded (--seconds); all traffic stays inside the container. The container is
 removed at the end (--keep leaves it).
@@ -40,6 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks"
 CONTAINER = "djangoops-bench"
+APACHE_CONTAINER = "djangoops-bench-apache"
+# The container sh() and wrk run in: the first one, then Apache's.
+TARGET = {"container": CONTAINER}
 IMAGE = "djangoops/debian:12"
 EXAMPLE = ROOT / "extensions" / "molecule" / "shared" / "django_project"
 SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
@@ -64,11 +72,15 @@ def docker(*args, check=True):
 
 
 def sh(command, check=True):
-    return docker("exec", CONTAINER, "sh", "-c", command, check=check)
+    return docker("exec", TARGET["container"], "sh", "-c", command, check=check)
 
 
 def site_of(app):
     return f"{app.replace('_', '-')}.bench.test"
+
+
+# --apache-only: of the first container's apps, gunicorn alone (Apache's reference).
+ONLY = {"apps": None}
 
 
 def apps():
@@ -88,20 +100,21 @@ def apps():
             "websocket_bind": f"127.0.0.1:{8201 + len(SERVERS)}",
         }
     )
-    return entries
+    return [entry for entry in entries if ONLY["apps"] is None or entry["name"] in ONLY["apps"]]
 
 
-def write_inventory(folder):
-    """The demo's inventory, pointed at the bench container."""
+def write_inventory(folder, container=CONTAINER, extra_vars=""):
+    """The demo's inventory, pointed at a bench container."""
     shutil.copytree(ROOT / "inventories" / "demo" / "group_vars", folder / "group_vars")
     app_vars = folder / "group_vars" / "all" / "app.yml"
     text = app_vars.read_text().replace('"{{ inventory_dir }}/../../extensions/molecule/shared/django_project"', f'"{EXAMPLE}"')
     app_vars.write_text(text.replace("demo.djangoops.test", "bench.djangoops.test"))
     groups = "\n".join(
-        f"    {group}:\n      hosts:\n        {CONTAINER}:" for group in ("loadbalancers", "appservers", "databases", "redis", "workers")
+        f"    {group}:\n      hosts:\n        {container}:" for group in ("loadbalancers", "appservers", "databases", "redis", "workers")
     )
     (folder / "hosts.yml").write_text(
-        f"---\ndjangoops:\n  children:\n{groups}\n  vars:\n    ansible_connection: community.docker.docker\n    ansible_become: false\n"
+        f"---\ndjangoops:\n  children:\n{groups}\n  vars:\n    ansible_connection: community.docker.docker\n"
+        f"    ansible_become: false\n{extra_vars}"
     )
     (folder / "apps.json").write_text(json.dumps({"djangoops_apps": apps()}))
     return folder
@@ -171,16 +184,16 @@ def module_calls(output):
     return {"module_calls": len(runs) - local, "local_module_calls": local}
 
 
-def start_container():
-    docker("rm", "-f", CONTAINER, check=False)
+def start_container(name=CONTAINER):
+    docker("rm", "-f", name, check=False)
     flags = run([str(ROOT / "scripts" / "testbed"), "run-flags"]).split()
-    docker("run", "-d", "--name", CONTAINER, "--hostname", "bench", *flags, IMAGE, "/lib/systemd/systemd")
+    docker("run", "-d", "--name", name, "--hostname", "bench", *flags, IMAGE, "/lib/systemd/systemd")
     for _ in range(60):
-        state = docker("exec", CONTAINER, "systemctl", "is-system-running", check=False).strip()
+        state = docker("exec", name, "systemctl", "is-system-running", check=False).strip()
         if state in ("running", "degraded"):
             return
         time.sleep(1)
-    raise RuntimeError(f"systemd did not boot in {CONTAINER}")
+    raise RuntimeError(f"systemd did not boot in {name}")
 
 
 def collection_timings(inventory, workdir):
@@ -263,7 +276,7 @@ def wrk(url, seconds, connections, headers=()):
     args = (["taskset", "-c", load_cpus] if load_cpus else []) + ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         args += ["-H", header]
-    return parse_wrk(docker("exec", CONTAINER, *args, url))
+    return parse_wrk(docker("exec", TARGET["container"], *args, url))
 
 
 # Every process of a unit, and the processes they started (the workers), to the given CPUs.
@@ -378,7 +391,57 @@ def static_figures(seconds, connections, repeat):
 
 
 def docker_write(path, content):
-    subprocess.run(["docker", "exec", "-i", CONTAINER, "sh", "-c", f"cat > {path}"], input=content, text=True, check=True)
+    subprocess.run(["docker", "exec", "-i", TARGET["container"], "sh", "-c", f"cat > {path}"], input=content, text=True, check=True)
+
+
+APACHE_SITE = "apache.bench.test"
+APACHE_VARS = f"""    djangoops_web_server: apache
+    djangoops_apps:
+      - name: apache
+        server_names: [{APACHE_SITE}]
+"""
+
+
+def apache_figures(workdir, seconds, connections, repeat, reference):
+    """The example project under Apache with mod_wsgi in a container of its own, on the same
+    endpoints; reference: gunicorn's figures through nginx from the same run."""
+    inventory = write_inventory(workdir / "inventory-apache", APACHE_CONTAINER, APACHE_VARS)
+    start_container(APACHE_CONTAINER)
+    TARGET["container"] = APACHE_CONTAINER
+    try:
+        converge = playbook(inventory, "site.yml")
+        say(f"  converged in {converge['seconds']} s")
+        sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+        seed = "from notes.models import Note; n = Note.objects.count(); Note.objects.bulk_create([Note(text=f'bench note {i}') for i in range(n, 50)])"
+        sh(f'/srv/apache/bin/manage shell --no-imports -c "{seed}"')
+        sh(f"grep -q '{APACHE_SITE}' /etc/hosts || echo '127.0.0.1 {APACHE_SITE}' >> /etc/hosts")
+        app_cpu, load_cpus = cpus()
+        # Apache's processes where nginx ran, then its mod_wsgi daemons (the app) alone on the app's CPU.
+        pin(["apache2.service"], load_cpus)
+        if app_cpu:
+            sh(f"for pid in $(pgrep -f '[(]wsgi:apache[)]'); do taskset -pc {app_cpu} $pid >/dev/null; done")
+        results = {"converge_seconds": converge["seconds"], "processes": int(sh("pgrep -fc '[(]wsgi:apache[)]'").strip())}
+        for endpoint, path in ENDPOINTS.items():
+            url = f"https://{APACHE_SITE}:443{path}"
+            wrk(url, WARM_UP_SECONDS, connections)
+            runs = [wrk(url, seconds, connections) for _ in range(repeat)]
+            figures = median_run(runs)
+            figures["runs_rps"] = [run["rps"] for run in runs]
+            gunicorn = reference[endpoint]["nginx"]
+            ratio = round(figures["rps"] / gunicorn["rps"], 3) if gunicorn["rps"] else None
+            results[endpoint] = {"apache": figures, "gunicorn_nginx": gunicorn, "apache_over_gunicorn_nginx": ratio}
+            say(
+                f"  apache            {endpoint:9} {figures['rps']:8.0f}/s p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms"
+                f" | gunicorn behind nginx {gunicorn['rps']:8.0f}/s | {ratio}"
+            )
+        results["versions"] = {
+            "apache": sh("apache2 -v | head -n 1").split("/")[1].split()[0],
+            "mod_wsgi": sh("dpkg-query -W -f '${Version}' libapache2-mod-wsgi-py3").strip(),
+        }
+        return results
+    finally:
+        TARGET["container"] = CONTAINER
+        docker("rm", "-f", APACHE_CONTAINER, check=False)
 
 
 def versions():
@@ -415,8 +478,14 @@ def main():
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
     parser.add_argument("--timings-only", action="store_true", help="the collection's runs only; printed, nothing written")
-    parser.add_argument("--write", action="store_true", help="with --timings-only: put them into docs/benchmarks over the last ones")
+    parser.add_argument("--apache-only", action="store_true", help="Apache's figures and gunicorn's behind nginx only; printed")
+    parser.add_argument(
+        "--write", action="store_true", help="with --timings-only or --apache-only: put them into docs/benchmarks over the last ones"
+    )
     args = parser.parse_args()
+    if args.apache_only:
+        ONLY["apps"] = ["gunicorn"]
+        args.skip_timings = True
 
     started = datetime.now(UTC)
     results = {
@@ -447,9 +516,22 @@ def main():
             app_cpu, load_cpus = cpus()
             results["settings"]["cpus"] = {"app_server": app_cpu, "wrk_and_nginx": load_cpus}
             results["servers"] = server_figures(args.seconds, args.connections, args.repeat)
-            say("static files")
-            results["static"] = static_figures(args.seconds, args.connections, args.repeat)
-            results["versions"] = versions()
+            if not args.apache_only:
+                say("static files")
+                results["static"] = static_figures(args.seconds, args.connections, args.repeat)
+                results["versions"] = versions()
+            say("Apache with mod_wsgi, against gunicorn behind nginx")
+            results["apache"] = apache_figures(Path(tmp), args.seconds, args.connections, args.repeat, results["servers"]["gunicorn"])
+            if args.apache_only:
+                results["apache"]["date"] = results["date"]
+                print(json.dumps(results["apache"], indent=2))
+                if args.write:
+                    # Apache's part of the last full run, measured again with its own reference.
+                    written = json.loads((OUT / "results.json").read_text())
+                    written["apache"] = results["apache"]
+                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
+                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+                return
     finally:
         if not args.keep:
             docker("rm", "-f", CONTAINER, check=False)

@@ -184,6 +184,33 @@ def markdown(results):
         f"| deployed site | {static['site']['rps']:.0f} | {static['site']['p50_ms']} | {static['site']['p99_ms']} |",
         f"| bare nginx | {static['bare_nginx']['rps']:.0f} | {static['bare_nginx']['p50_ms']} | {static['bare_nginx']['p99_ms']} |",
     ]
+    apache = results.get("apache")
+    if apache:
+        versions = apache.get("versions", {})
+        lines += [
+            "",
+            "## Apache with mod_wsgi",
+            "",
+            f"The example project under Apache {versions.get('apache', '?')} with mod_wsgi {versions.get('mod_wsgi', '?')} "
+            "(`djangoops_web_server: apache`) in a container of its own: the same endpoints, the same wrk over HTTPS with "
+            f"keep-alive, {apache['processes']} daemon processes of one thread (the WSGI servers' default count) on the app "
+            "server's CPU, Apache's own processes and wrk on the other. Apache is the TLS end and the app server at once, so "
+            "there is no direct figure: it stands against gunicorn (sync workers) behind nginx from "
+            + ("the same run." if "date" not in apache else f"a run of its own on {apache['date']} (`bench.py --apache-only --write`).")
+            + f" Its converge took {apache['converge_seconds']} s.",
+            "",
+            "| endpoint | Apache req/s | p50 ms | p99 ms | gunicorn behind nginx req/s | p50 ms | p99 ms | Apache / gunicorn |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for endpoint in ENDPOINTS:
+            ours, theirs = apache[endpoint]["apache"], apache[endpoint]["gunicorn_nginx"]
+            errors = ours["non_2xx"] + ours["socket_errors"]
+            lines.append(
+                f"| {endpoint} | {ours['rps']:.0f} | {ours['p50_ms']} | {ours['p99_ms']} | {theirs['rps']:.0f} | "
+                f"{theirs['p50_ms']} | {theirs['p99_ms']} | {apache[endpoint]['apache_over_gunicorn_nginx']:.0%}"
+                + (f" ({errors} errors)" if errors else "")
+                + " |"
+            )
     lines += ["", *DEFAULTS]
     collection = results.get("collection")
     if collection:

@@ -44,6 +44,15 @@ def test_the_entry_wins_then_the_host_then_the_role_default():
     assert set(settings) == {variable for variable, _ in APP_KEYS.values()}
 
 
+def test_apps_on_an_apache_host_run_in_mod_wsgi_unless_told_otherwise():
+    apache = {"djangoops_web_server": "apache"}
+    assert app_settings(dict(REQUIRED), apache)["app_server_type"] == "mod_wsgi"
+    assert app_settings(dict(REQUIRED), {})["app_server_type"] == "gunicorn"
+    # A server named by the entry or the host stays, for the preflight to refuse with its reason.
+    assert app_settings({**REQUIRED, "server": "uvicorn"}, apache)["app_server_type"] == "uvicorn"
+    assert app_settings(dict(REQUIRED), {**apache, "app_server_type": "gunicorn"})["app_server_type"] == "gunicorn"
+
+
 def test_a_host_without_djangoops_apps_is_its_own_variables():
     host = {f"django_app_{key}": value for key, value in REQUIRED.items()}
     assert app_settings({}, host)["django_app_name"] == "shop"

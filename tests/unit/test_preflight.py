@@ -34,6 +34,17 @@ ACME_SITE = {
     "media_root": "/srv/shop/shared/media",
     "tls_source": "acme",
 }
+APACHE_SITE = {
+    "name": "shop",
+    "server_names": ["shop.example.com"],
+    "static_root": "/srv/shop/current/static",
+    "media_root": "/srv/shop/shared/media",
+    "wsgi": dict.fromkeys(
+        ("script", "python_home", "home", "user", "group", "processes", "threads", "request_timeout", "graceful_timeout", "max_requests"),
+        "x",
+    )
+    | {"read_write_paths": []},
+}
 # case: (variables over VALID, what the failure's lines must say, each on a line of its own
 # unless given together in a tuple; None for a pass). Cases named app_server_* or nginx_* run
 # that role's preflight instead (nginx's with an ACME site, and the controller's facts), as do
@@ -152,6 +163,15 @@ CASES = {
         {"nginx_sites": [{**ACME_SITE, "tls_source": "provided", "upstream": "shop"}]},
         ["tls_source provided needs tls_certificate and tls_certificate_key", 'upstream must be unix:/path or host:port; got "shop"'],
     ),
+    "apache_valid": ({"apache_sites": [APACHE_SITE]}, None),
+    "apache_profile_and_body_size": (
+        {"apache_sites": [APACHE_SITE], "apache_tls_profile": "old", "apache_client_max_body_size": "10 MB"},
+        ['apache_tls_profile must be intermediate or modern; got "old"', "apache_client_max_body_size must be a size"],
+    ),
+    "apache_site_without_its_daemon_behind_a_pool": (
+        {"apache_sites": [{**APACHE_SITE, "wsgi": {}, "pool": [{"host": "app1", "address": "10.0.0.2:8000"}]}]},
+        ["wsgi must hold script, python_home", "WebSocket paths (split mode) and pools of app hosts need nginx"],
+    ),
     "postgresql_valid": ({"postgresql_databases": [{"name": "shop", "password": STRONG}]}, None),
     "postgresql_name_and_password": (
         {"postgresql_databases": [{"name": "Shop", "password": "tiny"}, {"name": "blog", "password": STRONG}]},
@@ -216,6 +236,7 @@ def outcomes(tmp_path_factory):
                                     + next(
                                         role
                                         for role in (
+                                            "apache",
                                             "app_server",
                                             "app_backup",
                                             "app_processes",
@@ -274,6 +295,7 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
     firsts = (
         "App ",
         "ACME ",
+        "Apache",
         "nginx site ",
         "PostgreSQL on ",
         "Redis on ",

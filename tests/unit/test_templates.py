@@ -668,3 +668,123 @@ def test_celery_units_are_hardened_and_verify(tmp_path, kind):
         path.write_text(unit.replace("/srv/example/current/venv/bin/python", "/bin/true"))
         result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True, check=False)
         assert not [line for line in result.stderr.splitlines() if "example" in line], result.stderr
+
+
+ENV_PROBE = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+os.environ["ALREADY_SET"] = "kept"
+import proj.wsgi
+print(json.dumps({name: os.environ.get(name) for name in ("DJANGO_SECRET_KEY", "ALREADY_SET", "DATABASE_URL", "EMPTY")}))
+"""
+
+
+@pytest.mark.parametrize("mod_wsgi", [True, False])
+def test_wsgi_reads_the_env_file_only_for_mod_wsgi(tmp_path, mod_wsgi):
+    """mod_wsgi's daemons read no EnvironmentFile=: the rendered wsgi.py loads the env file as
+    systemd would (quotes off, names already set win); for the other servers it leaves it alone."""
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "# comment\nDJANGO_SECRET_KEY='" + "k" * 60 + "'\nALREADY_SET='from the file'\n"
+        "DATABASE_URL='sqlite:////srv/example/shared/db/db.sqlite3'\nEMPTY=''\n"
+    )
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    (project / "settings.py").write_text("SECRET_KEY = 'x' * 50\nALLOWED_HOSTS = []\nROOT_URLCONF = 'proj.urls'\nDATABASES = {}\n")
+    (project / "urls.py").write_text("urlpatterns = []\n")
+    variables = django_app_vars(
+        django_app_project_module="proj",
+        django_app_settings_module="proj.settings",
+        django_app_mod_wsgi=mod_wsgi,
+        __django_app_env_file=str(env_file),
+    )
+    (project / "wsgi.py").write_text(render("django_app", "srv/app/release/project/wsgi.py.j2", variables))
+    env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_SECRET_KEY", "DATABASE_URL", "EMPTY")}
+    result = subprocess.run([sys.executable, "-c", ENV_PROBE, str(tmp_path)], capture_output=True, text=True, check=True, env=env)
+    seen = json.loads(result.stdout)
+    if mod_wsgi:
+        assert seen == {
+            "DJANGO_SECRET_KEY": "k" * 60,
+            "ALREADY_SET": "kept",
+            "DATABASE_URL": "sqlite:////srv/example/shared/db/db.sqlite3",
+            "EMPTY": "",
+        }
+    else:
+        assert seen == {"DJANGO_SECRET_KEY": None, "ALREADY_SET": "kept", "DATABASE_URL": None, "EMPTY": None}
+
+
+def apache_vars(release, **site_overrides):
+    variables = role_vars("apache")
+    site = {
+        "name": "example",
+        "server_names": ["example.test", "localhost"],
+        "static_root": "/srv/example/current/static",
+        "media_root": "/srv/example/shared/media",
+        "tls_source": "self_signed",
+        "client_max_body_size": "10m",
+        "redirect_names": [],
+        "hsts": "max-age=31536000",
+        "wsgi": {
+            "script": "/srv/example/current/exampleproject/wsgi.py",
+            "python_home": "/srv/example/current/venv",
+            "home": "/srv/example/current",
+            "user": "example",
+            "group": "example",
+            "processes": 5,
+            "threads": 1,
+            "request_timeout": 30,
+            "graceful_timeout": 30,
+            "max_requests": 0,
+            "read_write_paths": ["/srv/example/shared/db", "/srv/example/shared/media"],
+        },
+        **site_overrides,
+    }
+    variables.update(site=site, __apache_sites=[site], ansible_distribution_major_version=release)
+    return variables
+
+
+def test_apache_site_runs_the_app_in_its_own_daemon_and_serves_static_and_media():
+    site = render("apache", "etc/apache2/sites-available/site.conf.j2", apache_vars("12"))
+    daemon = next(line.strip() for line in site.splitlines() if line.strip().startswith("WSGIDaemonProcess"))
+    assert daemon.startswith("WSGIDaemonProcess example user=example group=example processes=5 threads=1 ")
+    assert "python-home=/srv/example/current/venv" in daemon
+    assert "maximum-requests" not in daemon
+    assert "WSGIScriptAlias / /srv/example/current/exampleproject/wsgi.py process-group=example application-group=%{GLOBAL}" in site
+    assert "WSGIApplicationGroup %{GLOBAL}" in site
+    assert "LimitRequestBody 10485760" in site
+    assert "Alias /static/ /srv/example/current/static/" in site
+    assert 'Header always set Cache-Control "public, max-age=31536000, immutable"' in site
+    media = site[site.index("Alias /media/") :]
+    assert "SetHandler none" in media
+    assert "Header always set Content-Disposition attachment" in media
+    assert "RewriteRule ^ https://%{SERVER_NAME}%{REQUEST_URI} [R=301,L]" in site
+    # Nothing of the app's settings or secrets: its wsgi.py reads the env file.
+    assert "SetEnv" not in site
+    assert "/etc/djangoops" not in site
+    assert site.count("<VirtualHost") == site.count("</VirtualHost>") == 2
+
+
+def test_apache_redirects_other_names_and_the_public_port():
+    variables = {**apache_vars("13", redirect_names=["www.example.test"]), "apache_https_public_port": 8443}
+    site = render("apache", "etc/apache2/sites-available/site.conf.j2", variables)
+    assert site.count("<VirtualHost *:443>") == 2
+    assert "RewriteRule ^ https://example.test:8443%{REQUEST_URI} [R=301,L]" in site
+
+
+@pytest.mark.parametrize(
+    ("profile", "protocols", "dhparam"), [("intermediate", "-all +TLSv1.2 +TLSv1.3", True), ("modern", "-all +TLSv1.3", False)]
+)
+def test_apache_global_config_follows_the_tls_profile(profile, protocols, dhparam):
+    config = render("apache", "etc/apache2/conf-available/djangoops.conf.j2", {**apache_vars("12"), "apache_tls_profile": profile})
+    assert f"SSLProtocol {protocols}" in config
+    assert ("DHParameters" in config) is dhparam
+    assert ("SSLCipherSuite" in config) is dhparam
+    for line in ("ServerTokens Prod", "ServerSignature Off", "SSLSessionTickets off", "Protocols h2 http/1.1", "WSGIRestrictEmbedded On"):
+        assert line in config
+
+
+def test_apache_sandbox_lists_the_apps_writable_folders():
+    dropin = render("apache", "etc/systemd/system/apache2.service.d/djangoops-hardening.conf.j2", apache_vars("12"))
+    assert "ReadWritePaths=/srv/example/shared/db /srv/example/shared/media" in dropin
+    assert "ProtectSystem=strict" in dropin

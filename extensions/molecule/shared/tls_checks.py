@@ -37,7 +37,7 @@ def sslyze_mozilla(host, site, profile, tmp_path):
     return result.returncode == 0 and "Compliant" in result.stdout, output
 
 
-def testssl_serious_findings(host, site):
+def serious_testssl_findings(host, site):
     """testssl.sh's HIGH and CRITICAL findings for the site, run on the host. A self-signed
     certificate has no CRL or OCSP address, which testssl rates HIGH (cert_revocation): a property
     of self-signed certificates, not of the server's TLS, so it is left out."""

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from site_client import APP, LOADGEN, SITE, Client, run_playbook
-from tls_checks import published_port, sslyze_mozilla, testssl_serious_findings
+from site_client import APP, LOADGEN, SITE, Client, recap, run_playbook
+from tls_checks import published_port, serious_testssl_findings, sslyze_mozilla
 
 MANAGE = f"/srv/{APP}/bin/manage"
 CERT = f"/etc/ssl/djangoops/{APP}.crt"
@@ -180,7 +180,7 @@ def test_tls_follows_mozillas_profile(host, tmp_path):
 
 
 def test_testssl_reports_no_high_or_critical_finding(host):
-    serious = testssl_serious_findings(host, SITE)
+    serious = serious_testssl_findings(host, SITE)
     assert serious == [], json.dumps(serious, indent=1)
 
 
@@ -208,6 +208,24 @@ def test_apache_exposure(host, figure):
     score = float(re.search(r"Overall exposure level for apache2\.service: ([0-9.]+)", output).group(1))
     figure(f"systemd-analyze security apache2.service: {score}")
     assert score <= 3.0, output
+
+
+def test_what_needs_nginx_is_refused_before_anything_changes(host):
+    """An ASGI server and split mode on an Apache host: each app's message, one line a rule,
+    and nothing changed on the host."""
+    state = "find /etc/apache2 /etc/systemd/system -type f -newer /etc/hostname -exec sha256sum {} + | sort; ls -l /srv/*/current"
+    before = host.check_output(state)
+    output, rc = run_playbook(
+        "site",
+        "app_server_type=uvicorn",
+        '{"djangoops_websocket_server": "uvicorn", "djangoops_websocket_paths": ["/ws/"]}',
+        limit=host.backend.get_hostname(),
+    )
+    assert rc != 0, output[-2000:]
+    assert 'the app server "uvicorn" needs nginx (djangoops_web_server nginx)' in output, output[-3000:]
+    assert "WebSocket paths (websocket_server, split mode) need an ASGI server behind nginx" in output, output[-3000:]
+    assert recap(output)[host.backend.get_hostname()]["changed"] == 0
+    assert host.check_output(state) == before
 
 
 def under_load(host, action, tmp_path):

@@ -7,7 +7,7 @@ import re
 import uuid
 
 from site_client import APP, SITE
-from tls_checks import sslyze_mozilla, testssl_serious_findings
+from tls_checks import serious_testssl_findings, sslyze_mozilla
 
 CERT = f"/etc/ssl/djangoops/{APP}.crt"
 
@@ -23,7 +23,7 @@ def test_sslyze_finds_mozillas_profile(host, tmp_path):
 
 
 def test_testssl_reports_no_high_or_critical_finding(host):
-    serious = testssl_serious_findings(host, SITE)
+    serious = serious_testssl_findings(host, SITE)
     assert serious == [], json.dumps(serious, indent=1)
 
 
