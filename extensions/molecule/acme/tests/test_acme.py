@@ -1,5 +1,6 @@
-"""ACME through the running nginx: the site serves a certificate pebble issued, and a renewal
-replaces it while clients keep connecting, without one failed connection."""
+"""ACME through the running web server (nginx on Debian 12, Apache on Debian 13): the site serves a
+certificate pebble issued, and a renewal replaces it while clients keep connecting, without one
+failed connection."""
 
 import json
 import re
@@ -20,8 +21,13 @@ def site(host):
     return name
 
 
+def web_server(host):
+    """The web server's name (the renewal hook's) and its unit."""
+    return ("apache", "apache2") if host.file("/etc/apache2/conf-enabled/djangoops.conf").exists else ("nginx", "nginx")
+
+
 def served_certificate(host, name):
-    """The certificate nginx presents for name: subject, issuer, serial, names."""
+    """The certificate the web server presents for name: subject, issuer, serial, names."""
     out = host.check_output(
         f"openssl s_client -connect 127.0.0.1:443 -servername {name} -verify_return_error -CAfile {ROOT} </dev/null 2>/dev/null"
         " | openssl x509 -noout -serial -issuer -ext subjectAltName"
@@ -32,11 +38,11 @@ def served_certificate(host, name):
     return serial, issuer, sorted(names)
 
 
-def test_nginx_serves_the_certificate_pebble_issued(host, site):
+def test_the_site_serves_the_certificate_pebble_issued(host, site):
     _serial, issuer, names = served_certificate(host, site)
     assert "Pebble Intermediate" in issuer
     assert names == sorted([site, f"www.{site}"])
-    # curl verifies the chain against pebble's root and the name, and gets nginx's static file.
+    # curl verifies the chain against pebble's root and the name, and gets the site's static file.
     out = host.check_output(f"curl --silent --fail --cacert {ROOT} --resolve {site}:443:127.0.0.1 https://{site}/static/hello.txt")
     assert out == "served over a certificate from pebble"
 
@@ -50,7 +56,7 @@ def test_the_www_name_redirects_to_the_site_over_tls(host, site):
 
 
 def test_the_site_key_and_certificate_are_certbots(host):
-    """nginx reads certbot's live links, so a renewal needs nothing but a reload."""
+    """The web server reads certbot's live links, so a renewal needs nothing but a reload."""
     for path, target in (
         ("/etc/ssl/djangoops/acme.crt", "/etc/letsencrypt/live/acme/fullchain.pem"),
         ("/etc/ssl/private/djangoops-acme.key", "/etc/letsencrypt/live/acme/privkey.pem"),
@@ -65,9 +71,10 @@ def test_renewal_is_scheduled(host):
     timer = host.service("certbot.timer")
     assert timer.is_enabled
     assert timer.is_running
-    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/djangoops-nginx")
+    name, unit = web_server(host)
+    hook = host.file(f"/etc/letsencrypt/renewal-hooks/deploy/djangoops-{name}")
     assert hook.mode == 0o755
-    assert "systemctl reload nginx" in hook.content_string
+    assert f"systemctl reload {unit}" in hook.content_string
 
 
 LOAD = r"""
@@ -107,7 +114,8 @@ print(json.dumps(counts))
 
 def test_a_renewal_replaces_the_certificate_without_a_refused_connection(host, site):
     before, _issuer, _names = served_certificate(host, site)
-    nginx_pid = host.check_output("systemctl show --property MainPID --value nginx")
+    _name, unit = web_server(host)
+    server_pid = host.check_output(f"systemctl show --property MainPID --value {unit}")
     # Clients connect over TLS for 15 s while the renewal service's own command runs, with the
     # service's environment (it trusts pebble's API), forced since the certificate is new.
     service = host.check_output("systemctl show --property ExecStart --value certbot.service")
@@ -120,8 +128,8 @@ def test_a_renewal_replaces_the_certificate_without_a_refused_connection(host, s
     assert result.rc == 0, result.stderr
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     after, _issuer, _names = served_certificate(host, site)
-    assert after != before, "the renewal did not replace the certificate nginx serves"
+    assert after != before, "the renewal did not replace the certificate the site serves"
     assert counts["failed"] == 0, counts
     assert counts["ok"] > 50, counts
     # Reloaded, never restarted.
-    assert host.check_output("systemctl show --property MainPID --value nginx") == nginx_pid
+    assert host.check_output(f"systemctl show --property MainPID --value {unit}") == server_pid

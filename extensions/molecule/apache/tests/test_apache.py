@@ -2,6 +2,7 @@
 static files and media served by Apache with their headers, TLS as nginx gives it, unknown
 names refused, the deployment checks, then a code-only deploy under load and a rollback."""
 
+import functools
 import json
 import re
 import subprocess
@@ -253,7 +254,8 @@ def first_release(host):
 
 
 def test_a_code_only_deploy_under_load_fails_no_request(client, host, versions, tmp_path, first_release, figure):
-    load, (output, rc) = under_load(host, lambda: run_playbook("deploy", f"django_app_source_path={versions['v2']}"), tmp_path)
+    deploy = functools.partial(run_playbook, "deploy", f"django_app_source_path={versions['v2']}", limit=host.backend.get_hostname())
+    load, (output, rc) = under_load(host, deploy, tmp_path)
     assert rc == 0, output[-3000:]
     assert live_release(host) != first_release
     assert "<h1>djangoops example v2</h1>" in client.get("/")[2]
@@ -266,7 +268,7 @@ def test_a_code_only_deploy_under_load_fails_no_request(client, host, versions, 
 
 
 def test_rollback_puts_the_first_release_back(client, host, first_release):
-    output, rc = run_playbook("rollback")
+    output, rc = run_playbook("rollback", limit=host.backend.get_hostname())
     assert rc == 0, output[-3000:]
     assert live_release(host) == first_release
     for _attempt in range(20):
