@@ -1,10 +1,13 @@
 """What the Molecule scenarios' tests share: requests made from inside the host under test, and the
 collection's playbooks run against the scenario's instances."""
 
+import json
 import os
 import re
 import shlex
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 SITE = "example.djangoops.test"
@@ -30,6 +33,27 @@ def run_playbook(name, *extra_vars, limit=None, tags=None, verbose=False, timeou
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout, env=env)
     return " ".join((result.stdout + result.stderr).split()), result.returncode
+
+
+def under_load(port, action, tmp_path, clients=8, seconds=1500):
+    """Run action() while loadgen drives the site on a published loopback port: loadgen's figures
+    (its JSON) and action's result. The load starts before the action and ends after it."""
+    stop = tmp_path / "stop"
+    figures = tmp_path / "load.json"
+    load = subprocess.Popen(
+        [sys.executable, str(LOADGEN), "--port", str(port), "--site", SITE, "--clients", str(clients),
+         "--seconds", str(seconds), "--stop-file", str(stop), "--json", str(figures)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # the load is running before the action starts
+        result = action()
+        time.sleep(3)
+    finally:
+        stop.touch()
+        output, _errors = load.communicate(timeout=60)
+    print(output)
+    return json.loads(figures.read_text()), result
 
 
 def recap(output):

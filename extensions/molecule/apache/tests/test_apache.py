@@ -5,14 +5,12 @@ names refused, the deployment checks, then a code-only deploy under load and a r
 import functools
 import json
 import re
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
-from site_client import APP, LOADGEN, SITE, Client, recap, run_playbook
+from site_client import APP, SITE, Client, recap, run_playbook, under_load
 from tls_checks import published_port, serious_testssl_findings, sslyze_mozilla
 
 MANAGE = f"/srv/{APP}/bin/manage"
@@ -229,25 +227,6 @@ def test_what_needs_nginx_is_refused_before_anything_changes(host):
     assert host.check_output(state) == before
 
 
-def under_load(host, action, tmp_path):
-    """Run action() while loadgen drives the host's published HTTPS port."""
-    stop, figures = tmp_path / "stop", tmp_path / "load.json"
-    load = subprocess.Popen(
-        [sys.executable, str(LOADGEN), "--port", published_port(host), "--site", SITE, "--clients", "6",
-         "--seconds", "900", "--stop-file", str(stop), "--json", str(figures)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(3)
-        result = action()
-        time.sleep(3)
-    finally:
-        stop.touch()
-        output, _errors = load.communicate(timeout=60)
-    print(output)
-    return json.loads(figures.read_text()), result
-
-
 @pytest.fixture(scope="module")
 def first_release(host):
     return live_release(host)
@@ -255,7 +234,7 @@ def first_release(host):
 
 def test_a_code_only_deploy_under_load_fails_no_request(client, host, versions, tmp_path, first_release, figure):
     deploy = functools.partial(run_playbook, "deploy", f"django_app_source_path={versions['v2']}", limit=host.backend.get_hostname())
-    load, (output, rc) = under_load(host, deploy, tmp_path)
+    load, (output, rc) = under_load(published_port(host), deploy, tmp_path, clients=6, seconds=900)
     assert rc == 0, output[-3000:]
     assert live_release(host) != first_release
     assert "<h1>djangoops example v2</h1>" in client.get("/")[2]

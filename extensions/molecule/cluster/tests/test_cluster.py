@@ -9,13 +9,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 import testinfra
 
-from site_client import APP, LOADGEN, SITE, Client, recap, run_playbook
+import site_client
+from site_client import APP, SITE, Client, recap, run_playbook
 
 LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
 POOL = f"/etc/nginx/djangoops-pools/{APP}_app.conf"
@@ -44,22 +44,7 @@ playbook = functools.partial(run_playbook, timeout=1200)
 
 def under_load(action, tmp_path, clients=8):
     """Run action() while loadgen drives the load balancer; loadgen's figures and action's result."""
-    stop = tmp_path / "stop"
-    figures = tmp_path / "load.json"
-    load = subprocess.Popen(
-        [sys.executable, str(LOADGEN), "--port", str(lb_port()), "--site", SITE, "--clients", str(clients),
-         "--seconds", "1500", "--stop-file", str(stop), "--json", str(figures)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(3)  # the load is running before the action starts
-        result = action()
-        time.sleep(3)
-    finally:
-        stop.touch()
-        output, _errors = load.communicate(timeout=60)
-    print(output)
-    return json.loads(figures.read_text()), result
+    return site_client.under_load(lb_port(), action, tmp_path, clients=clients)
 
 
 def healthz(name):
