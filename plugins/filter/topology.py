@@ -3,6 +3,7 @@ load balancer serves for a pool of app hosts, the firewall's rules, the host tha
 
 import copy
 from functools import cache
+from urllib.parse import urlsplit
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,7 @@ APP_KEYS = {
             "superuser",
             "daphne_runserver",
             "extra_packages",
+            "metrics_port",
         )
     },
     "server": ("app_server_type", "app_server"),
@@ -343,7 +345,120 @@ def firewall_rules(hostvars, groups, host):
                 "comment": "Redis, from the app and worker hosts",
             }
         )
-    return rules
+    return rules + _exporter_rules(hostvars, groups, host)
+
+
+# The exporters a monitored host runs, by what it serves, and their ports (exporters_ports).
+EXPORTER_PORTS = {"node": 9100, "nginx": 9113, "postgresql": 9187, "redis": 9121}
+SITE_GROUPS = ("loadbalancers", "appservers", "databases", "redis", "workers", "monitoring")
+
+
+def _site_hosts(groups):
+    hosts = []
+    for group in SITE_GROUPS:
+        hosts.extend(h for h in groups.get(group, []) if h not in hosts)
+    return hosts
+
+
+def exporters(hostvars, groups, host):
+    """The exporters host runs when the site has a monitoring group: {name: port}. Every host runs
+    the node exporter; nginx's, PostgreSQL's and Redis's run where that server serves the site."""
+    if not groups.get("monitoring"):
+        return {}
+    variables = hostvars[host]
+    ports = {**EXPORTER_PORTS, **(variables.get("exporters_ports") or {})}
+    names = ["node"]
+    if host in groups.get("loadbalancers", []) and variables.get("djangoops_web_server", "nginx") == "nginx":
+        names.append("nginx")
+    if host in groups.get("databases", []) and variables.get("postgresql_databases"):
+        names.append("postgresql")
+    if host in groups.get("redis", []) and variables.get("redis_users"):
+        names.append("redis")
+    return {name: int(ports[name]) for name in names}
+
+
+def celery_queues(hostvars, groups, host):
+    """The Celery queues in host's Redis, as the Redis exporter's --check-single-keys takes them
+    (db<N>=celery): Celery's default queue in the database of each broker URL
+    (CELERY_BROKER_URL in an app's environment) that names host, its address, or loopback on
+    host itself."""
+    names = {host, str(hostvars[host].get("djangoops_private_address") or ""), _default_address(hostvars[host])}
+    keys = []
+    for other in dict.fromkeys(groups.get("appservers", []) + groups.get("workers", [])):
+        variables = hostvars.get(other) or {}
+        for entry in _entries(variables):
+            if not _setting(entry, variables, "celery"):
+                continue
+            url = urlsplit(str((_setting(entry, variables, "environment") or {}).get("CELERY_BROKER_URL") or ""))
+            if url.scheme not in ("redis", "rediss"):
+                continue
+            here = url.hostname in names or (other == host and url.hostname in LOCAL_DATABASE_HOSTS)
+            key = f"db{(url.path or '/0').strip('/') or '0'}=celery"
+            if here and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _default_address(variables):
+    return str(((variables.get("ansible_facts") or {}).get("default_ipv4") or {}).get("address") or "")
+
+
+DEFAULT_METRICS_PORT = 9808
+
+
+def app_metrics_ports(hostvars, groups, host):
+    """The ports an app host serves its apps' request metrics on, when the site is monitored:
+    {app: port}, each app's metrics_port (9808 where none is set)."""
+    if not groups.get("monitoring") or host not in groups.get("appservers", []):
+        return {}
+    variables = hostvars[host]
+    ports = {}
+    for entry in _entries(variables):
+        name = _setting(entry, variables, "name")
+        ports[name] = int(_setting(entry, variables, "metrics_port") or DEFAULT_METRICS_PORT)
+    return ports
+
+
+def scrape_jobs(hostvars, groups):
+    """Prometheus' scrape jobs for the site: one per exporter, each listing the hosts that run it
+    as {address: port, host: inventory name}."""
+    jobs = {}
+    for host in _site_hosts(groups):
+        for name, port in exporters(hostvars, groups, host).items():
+            target = f"{host_address(hostvars, host)}:{port}"
+            jobs.setdefault(name, []).append({"target": target, "host": host})
+        for app, port in app_metrics_ports(hostvars, groups, host).items():
+            jobs.setdefault("django", []).append({"target": f"{host_address(hostvars, host)}:{port}", "host": host, "app": app})
+    return [{"name": name, "targets": targets} for name, targets in jobs.items()]
+
+
+def probes(sites, hostvars, balancers, path="/healthz"):
+    """The HTTPS probes of sites (as the app hosts exported them) from the monitoring hosts: one
+    per site and load balancer, at the balancer's address, with the site's first name for SNI
+    and Host."""
+    return [
+        {
+            "site": site["name"],
+            "host": host,
+            "url": f"https://{host_address(hostvars, host)}{path}",
+            "server_name": site["server_names"][0],
+        }
+        for host in balancers
+        for site in sites
+    ]
+
+
+def _exporter_rules(hostvars, groups, host):
+    sources = sorted({host_address(hostvars, h) for h in groups.get("monitoring", []) if h != host})
+    if not sources:
+        return []  # Prometheus on the host itself scrapes through loopback
+    return [
+        {"port": port, "sources": sources, "comment": f"{name} exporter, from the monitoring hosts"}
+        for name, port in exporters(hostvars, groups, host).items()
+    ] + [
+        {"port": port, "sources": sources, "comment": f"{app}'s request metrics, from the monitoring hosts"}
+        for app, port in app_metrics_ports(hostvars, groups, host).items()
+    ]
 
 
 LOCAL_DATABASE_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
@@ -385,4 +500,9 @@ class FilterModule:
             "host_addresses": host_addresses,
             "firewall_rules": firewall_rules,
             "migrating_host": migrating_host,
+            "exporters": exporters,
+            "app_metrics_ports": app_metrics_ports,
+            "celery_queues": celery_queues,
+            "scrape_jobs": scrape_jobs,
+            "probes": probes,
         }

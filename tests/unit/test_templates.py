@@ -3,8 +3,11 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
@@ -788,3 +791,91 @@ def test_apache_sandbox_lists_the_apps_writable_folders():
     dropin = render("apache", "etc/systemd/system/apache2.service.d/djangoops-hardening.conf.j2", apache_vars("12"))
     assert "ReadWritePaths=/srv/example/shared/db /srv/example/shared/media" in dropin
     assert "ProtectSystem=strict" in dropin
+
+
+METRICS_PROBE = """
+import asyncio, io, sys
+sys.path.insert(0, sys.argv[1])
+from proj.wsgi import application
+from proj.asgi import application as asgi_application
+def call(path, method="GET"):
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "SERVER_NAME": "x", "SERVER_PORT": "80",
+               "wsgi.input": io.BytesIO(), "wsgi.url_scheme": "http", "HTTP_HOST": "example.test"}
+    body = application(environ, lambda status, headers, exc_info=None: None)
+    b"".join(body)
+    body.close()
+for _ in range(3):
+    call("/healthz")
+call("/nope", "BREW")
+async def asgi():
+    scope = {"type": "http", "method": "GET", "path": "/nope", "headers": [(b"host", b"example.test")],
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("x", 80)}
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    async def receive():
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays until the answer
+    async def send(message):
+        pass
+    await asgi_application(scope, receive, send)
+asyncio.run(asgi())
+"""
+
+
+def test_the_request_metrics_count_each_request_and_serve_the_workers_sum(tmp_path):
+    """With django_app_metrics_port, wsgi.py and asgi.py count every request (the health path's
+    too) by method and status class in the multiprocess folder; the module serves their sum."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    project = tmp_path / "releases" / "abc" / "proj"
+    project.mkdir(parents=True)
+    (project / "__init__.py").write_text("")
+    (project / "settings.py").write_text(
+        f"SECRET_KEY = 'x' * 50\nALLOWED_HOSTS = ['example.test']\nROOT_URLCONF = 'proj.urls'\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(tmp_path / 'db.sqlite3')!r}}}}}\n"
+    )
+    (project / "urls.py").write_text("urlpatterns = []\n")
+    variables = django_app_vars(
+        django_app_project_module="proj",
+        django_app_settings_module="proj.settings",
+        django_app_metrics_port=9808,
+        django_app_metrics_dir=str(metrics_dir),
+        django_app_asgi_middleware=[],
+    )
+    for name in ("wsgi.py", "asgi.py", "djangoops_metrics.py"):
+        (project / name).write_text(render("django_app", f"srv/app/release/project/{name}.j2", variables))
+    environment = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    subprocess.run([sys.executable, "-c", METRICS_PROBE, str(tmp_path / "releases" / "abc")], check=True, env=environment)
+    # Another process (the metrics unit) adds up what the workers wrote.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-I", str(project / "djangoops_metrics.py"), "127.0.0.1", str(port)], env=environment)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                    text = answer.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    assert samples['djangoops_http_requests_total{app="example",method="GET",status="2xx"}'] == 3
+    assert samples['djangoops_http_requests_total{app="example",method="other",status="4xx"}'] == 1
+    assert samples.get('djangoops_http_requests_total{app="example",method="GET",status="4xx"}') == 1, text
+    assert samples['djangoops_http_request_duration_seconds_count{app="example"}'] == 5
+    assert not list((project).glob("*.db")), "the metrics go to the multiprocess folder only"
+    assert list(metrics_dir.glob("*.db"))
+
+
+def test_without_a_metrics_port_nothing_wraps_the_app():
+    for template in ("wsgi.py.j2", "asgi.py.j2"):
+        source = render("django_app", f"srv/app/release/project/{template}", django_app_vars())
+        assert "djangoops_metrics" not in source
+        assert "PROMETHEUS_MULTIPROC_DIR" not in source

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 CONFIG = "/etc/djangoops/{app}/backup.json"
+# The node exporter's textfile collector, where the exporters role runs it: the status as metrics.
+TEXTFILE_DIR = Path("/var/lib/prometheus/node-exporter")
 STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -174,6 +176,41 @@ def write_status(config, status):
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, indent=1) + "\n")
     tmp.chmod(0o600)
+    tmp.replace(path)
+    write_metrics(status)
+
+
+def _timestamp(value):
+    return datetime.datetime.fromisoformat(value).timestamp() if value else 0
+
+
+def write_metrics(status, folder=TEXTFILE_DIR):
+    """The run's outcome for Prometheus (the BackupFailed and BackupTooOld alerts), replaced
+    whole so the collector never reads half a file."""
+    if not folder.is_dir():
+        return
+    app = status["app"]
+    lines = [
+        "# HELP djangoops_backup_success Whether the last backup run succeeded.",
+        "# TYPE djangoops_backup_success gauge",
+        f'djangoops_backup_success{{app="{app}"}} {int(status["ok"])}',
+        "# HELP djangoops_backup_last_run_timestamp_seconds When the last backup run started.",
+        "# TYPE djangoops_backup_last_run_timestamp_seconds gauge",
+        f'djangoops_backup_last_run_timestamp_seconds{{app="{app}"}} {_timestamp(status["last_run"])}',
+        "# HELP djangoops_backup_last_success_timestamp_seconds When the last good backup started (0: none).",
+        "# TYPE djangoops_backup_last_success_timestamp_seconds gauge",
+        f'djangoops_backup_last_success_timestamp_seconds{{app="{app}"}} {_timestamp(status.get("last_success"))}',
+        "# HELP djangoops_backup_size_bytes The size of the last good backup.",
+        "# TYPE djangoops_backup_size_bytes gauge",
+        f'djangoops_backup_size_bytes{{app="{app}"}} {status.get("size_bytes", 0)}',
+        "# HELP djangoops_backup_duration_seconds How long the last backup run took.",
+        "# TYPE djangoops_backup_duration_seconds gauge",
+        f'djangoops_backup_duration_seconds{{app="{app}"}} {status.get("duration_seconds", 0)}',
+    ]
+    path = folder / f"djangoops_backup_{app}.prom"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.chmod(0o644)
     tmp.replace(path)
 
 

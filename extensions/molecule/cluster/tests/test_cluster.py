@@ -139,6 +139,15 @@ def test_migrations_ran_once_and_every_host_reaches_its_services():
         (LB, DB, 5432, False),
         (LB, DB, 6379, False),
         (DB, LB, 443, True),
+        # The exporters, from the monitoring host (the database host) only.
+        (DB, APP1, 9100, True),
+        (DB, LB, 9113, True),
+        (APP2, APP1, 9100, False),
+        (LB, APP1, 9100, False),
+        (APP1, LB, 9113, False),
+        (APP1, DB, 9187, False),
+        (APP1, DB, 9121, False),
+        (APP1, DB, 9090, False),
     ],
 )
 def test_the_firewall_admits_only_the_hosts_that_need_a_port(source, target, port, open_):

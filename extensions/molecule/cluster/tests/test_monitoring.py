@@ -1,0 +1,192 @@
+"""The site's monitoring, seen from the monitoring host (the database host): every exporter
+scraped, the probes through the load balancer, an alert that reaches a webhook and resolves, a
+failed backup raising its alert, and exporters that read statistics and nothing of the apps."""
+
+import base64
+import json
+import time
+import urllib.parse
+
+import pytest
+import testinfra
+
+from site_client import APP, SITE
+
+LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
+MONITOR = DB
+RECEIVED = "/var/tmp/djangoops-alerts.jsonl"  # noqa: S108  on the scenario's container
+# A webhook receiver for Alertmanager (monitoring_alert_webhooks in molecule.yml): each POST's
+# body, one JSON document per line.
+RECEIVER = f"""
+import http.server
+import json
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open({RECEIVED!r}, "ab") as out:
+            out.write(json.dumps(json.loads(body)).encode() + b"\\n")
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", 9099), Receiver).serve_forever()
+"""
+
+
+def on(name):
+    return testinfra.get_host(f"docker://{name}")
+
+
+def query(expression):
+    """An instant query against the scenario's Prometheus: [(labels, value)]."""
+    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expression)
+    answer = json.loads(on(MONITOR).check_output(f"curl -sf --max-time 10 '{url}'"))
+    assert answer["status"] == "success", answer
+    return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
+
+
+def wait_for(condition, seconds, step=2):
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(step)
+
+
+def targets():
+    answer = json.loads(on(MONITOR).check_output("curl -sf --max-time 10 http://127.0.0.1:9090/api/v1/targets"))
+    return answer["data"]["activeTargets"]
+
+
+def test_every_exporter_of_the_site_is_scraped_and_up():
+    expected = {
+        ("node", LB),
+        ("node", APP1),
+        ("node", APP2),
+        ("node", DB),
+        ("nginx", LB),
+        ("postgresql", DB),
+        ("redis", DB),
+        ("djangoops_probes", LB),
+        ("prometheus", DB),
+    }
+
+    def all_up():
+        found = {(t["labels"]["job"], t["labels"]["host"]): t["health"] for t in targets()}
+        return found if set(found) == expected and set(found.values()) == {"up"} else None
+
+    assert wait_for(all_up, 60), {(t["labels"]["job"], t["labels"]["host"]): t["lastError"] or t["health"] for t in targets()}
+    # Each exporter reads its server, not only answers.
+    for expression in ("nginx_up", "pg_up", "redis_up"):
+        assert [value for _labels, value in query(expression)] == [1.0], expression
+    assert query('node_systemd_unit_state{host="cluster-app1", name="example.service", state="active"}')[0][1] == 1.0
+
+
+def test_the_probe_passes_through_the_load_balancer_with_a_valid_certificate():
+    [(labels, success)] = query('probe_success{job="djangoops_probes"}')
+    assert (labels["site"], labels["host"], success) == (APP, LB, 1.0)
+    [(_labels, days)] = query('(probe_ssl_earliest_cert_expiry{job="djangoops_probes"} - time()) / 86400')
+    assert days > 300  # the self-signed certificate's year, which the CA bundle made verifiable
+
+
+def test_the_exporters_read_statistics_and_none_of_the_apps_data():
+    db = on(DB)
+    # PostgreSQL: the exporter's role reaches the postgres database only.
+    refused = db.run(f"runuser -u prometheus -- psql -h /run/postgresql -d {APP} -tAc 'select 1'")
+    assert refused.rc != 0
+    assert "no pg_hba.conf entry" in refused.stderr, refused.stderr
+    assert (
+        db.check_output("runuser -u prometheus -- psql -h /run/postgresql -d postgres -tAc \"select pg_has_role('pg_monitor', 'member')\"")
+        == "t"
+    )
+    # Redis: statistics and lengths, never a value.
+    auth = "REDISCLI_AUTH=$(cat /etc/djangoops/redis-exporter.secret) redis-cli --no-auth-warning --user djangoops-exporter"
+    assert db.check_output(f"{auth} ping") == "PONG"
+    for command in ("get somekey", "keys '*'", "lrange celery 0 -1", "config set maxmemory 1"):
+        assert "NOPERM" in db.run(f"{auth} {command}").stdout, command
+    assert db.file("/etc/default/prometheus-redis-exporter").mode == 0o600
+    assert "REDIS_PASSWORD" not in db.check_output("ps -eo args")
+
+
+def test_nginx_logs_each_request_as_json_with_its_timings():
+    lb = on(LB)
+    lb.run_expect([0], f"curl -sk --resolve {SITE}:443:127.0.0.1 -o /dev/null https://{SITE}/")
+    entry = json.loads(lb.check_output("tail -n 1 /var/log/nginx/access.log"))
+    assert entry["host"] == SITE
+    assert entry["status"] == 200
+    assert isinstance(entry["request_time"], float)
+    assert entry["upstream_addr"].endswith(":8000")
+    assert float(entry["upstream_response_time"].split(",")[0]) >= 0
+
+
+@pytest.fixture
+def receiver():
+    db = on(DB)
+    db.run(f"rm -f {RECEIVED}")
+    script = base64.b64encode(RECEIVER.encode()).decode()
+    db.run_expect([0], f"echo {script} | base64 -d > /var/tmp/djangoops-receiver.py")
+    db.run_expect([0], "systemd-run --unit djangoops-test-webhook --collect python3 /var/tmp/djangoops-receiver.py")
+    time.sleep(1)
+    yield
+    db.run("systemctl stop djangoops-test-webhook")
+
+
+def notifications(alertname):
+    content = on(DB).run(f"cat {RECEIVED}").stdout
+    return [
+        (message["status"], alert)
+        for message in map(json.loads, content.splitlines())
+        for alert in message["alerts"]
+        if alert["labels"]["alertname"] == alertname
+    ]
+
+
+def test_a_site_down_reaches_the_webhook_and_resolves_when_it_is_back(receiver):
+    hosts = [on(APP1), on(APP2)]
+    started = time.monotonic()
+    for app_host in hosts:
+        app_host.run_expect([0], f"systemctl stop {APP}.socket {APP}.service")
+    try:
+        # probe_for 10s, a 5 s scrape and evaluation, group_wait 5s: well within two minutes.
+        firing = wait_for(lambda: [a for status, a in notifications("SiteDown") if status == "firing"], 120)
+        assert firing, notifications("SiteDown")
+        assert firing[0]["labels"]["site"] == APP
+        assert firing[0]["labels"]["severity"] == "critical"
+        print(f"SiteDown reached the webhook {time.monotonic() - started:.0f} s after the app stopped")
+    finally:
+        for app_host in hosts:
+            app_host.run_expect([0], f"systemctl start {APP}.socket {APP}.service")
+    resolved = wait_for(lambda: [a for status, a in notifications("SiteDown") if status == "resolved"], 120)
+    assert resolved, notifications("SiteDown")
+
+
+def test_a_failed_backup_raises_its_alert_and_a_good_one_clears_it():
+    db, app1 = on(DB), on(APP1)
+    db.run_expect([0], "systemctl stop postgresql")
+    try:
+        assert app1.run(f"djangoops-backup backup {APP}").rc != 0
+    finally:
+        db.run_expect([0], "systemctl start postgresql")
+    assert wait_for(lambda: query('ALERTS{alertname="BackupFailed", alertstate="firing"}'), 60)
+    app1.run_expect([0], f"djangoops-backup backup {APP}")
+    assert wait_for(lambda: not query('ALERTS{alertname="BackupFailed"}'), 60)
+    [(_labels, age)] = query(f'time() - djangoops_backup_last_success_timestamp_seconds{{app="{APP}"}}')
+    assert age < 600
+
+
+def test_a_celery_queue_s_length_shows_while_its_workers_are_stopped():
+    app_hosts = [on(APP1), on(APP2)]
+    text = f"queued-{int(time.time())}"
+    for app_host in app_hosts:
+        app_host.run_expect([0], f"systemctl stop {APP}-celery-worker.service")
+    try:
+        on(APP1).run_expect([0], f"/srv/{APP}/bin/manage shell -c \"from notes.tasks import add_note; add_note.delay('{text}')\"")
+        waiting = wait_for(lambda: [value for _labels, value in query('redis_key_size{key="celery"}') if value >= 1], 60)
+        assert waiting, query("redis_key_size")
+        stopped = query(f'node_systemd_unit_state{{name="{APP}-celery-worker.service", state="active"}}')
+        assert sorted((labels["host"], value) for labels, value in stopped) == [(APP1, 0.0), (APP2, 0.0)]
+    finally:
+        for app_host in app_hosts:
+            app_host.run_expect([0], f"systemctl start {APP}-celery-worker.service")
+    # The workers take the task: the queue empties (Redis drops an empty list's key).
+    assert wait_for(lambda: not [value for _labels, value in query('redis_key_size{key="celery"}') if value > 0], 60)
