@@ -86,7 +86,13 @@ ONLY = {"apps": None}
 def apps():
     """One app per server, each on its own loopback port, and split mode."""
     entries = [
-        {"name": server, "server": server, "server_names": [site_of(server)], "bind": f"127.0.0.1:{8101 + n}"}
+        {
+            "name": server,
+            "server": server,
+            "server_names": [site_of(server)],
+            "bind": f"127.0.0.1:{8101 + n}",
+            "metrics_port": 9901 + n,
+        }
         for n, server in enumerate(SERVERS)
     ]
     entries.append(
@@ -98,19 +104,21 @@ def apps():
             "websocket_server": "uvicorn",
             "websocket_paths": ["/ws/"],
             "websocket_bind": f"127.0.0.1:{8201 + len(SERVERS)}",
+            "metrics_port": 9901 + len(SERVERS),
         }
     )
     return [entry for entry in entries if ONLY["apps"] is None or entry["name"] in ONLY["apps"]]
 
 
-def write_inventory(folder, container=CONTAINER, extra_vars=""):
+def write_inventory(folder, container=CONTAINER, extra_vars="", extra_groups=()):
     """The demo's inventory, pointed at a bench container."""
     shutil.copytree(ROOT / "inventories" / "demo" / "group_vars", folder / "group_vars")
     app_vars = folder / "group_vars" / "all" / "app.yml"
     text = app_vars.read_text().replace('"{{ inventory_dir }}/../../extensions/molecule/shared/django_project"', f'"{EXAMPLE}"')
     app_vars.write_text(text.replace("demo.djangoops.test", "bench.djangoops.test"))
     groups = "\n".join(
-        f"    {group}:\n      hosts:\n        {container}:" for group in ("loadbalancers", "appservers", "databases", "redis", "workers")
+        f"    {group}:\n      hosts:\n        {container}:"
+        for group in ("loadbalancers", "appservers", "databases", "redis", "workers", *extra_groups)
     )
     (folder / "hosts.yml").write_text(
         f"---\ndjangoops:\n  children:\n{groups}\n  vars:\n    ansible_connection: community.docker.docker\n"
@@ -451,6 +459,50 @@ def apache_figures(workdir, seconds, connections, repeat, reference):
         docker("rm", "-f", APACHE_CONTAINER, check=False)
 
 
+METRICS_APPS = ["gunicorn", "uvicorn"]
+
+
+def metrics_figures(workdir, seconds, connections, repeat):
+    """What the request metrics cost (django_app_metrics_port: the wrapper in wsgi.py/asgi.py and
+    prometheus_client's multiprocess files): gunicorn (WSGI) and uvicorn (ASGI) through nginx,
+    measured on the site as converged without a monitoring group, then again after a converge
+    with the container in one (Prometheus then scrapes it every 15 s, as it would in use)."""
+    app_cpu, load_cpus = cpus()
+    results = {app: {} for app in METRICS_APPS}
+    for label, groups in (("without", ()), ("with", ("monitoring",))):
+        inventory = write_inventory(workdir / f"inventory-metrics-{label}", extra_groups=groups)
+        converge = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
+        say(f"  {label} the metrics: converged in {converge['seconds']} s")
+        if label == "without":
+            prepare_load_tools()
+        pin(["nginx.service"], load_cpus)
+        every_app = [unit for app in METRICS_APPS for unit in app_units(app)]
+        for app in METRICS_APPS:
+            pin(every_app, load_cpus)
+            pin(app_units(app), app_cpu)
+            for endpoint in ("plain", "db"):
+                url = f"https://{site_of(app)}:443{ENDPOINTS[endpoint]}"
+                wrk(url, WARM_UP_SECONDS, connections)
+                runs = [wrk(url, seconds, connections) for _ in range(repeat)]
+                figures = median_run(runs)
+                figures["runs_rps"] = [run["rps"] for run in runs]
+                results[app].setdefault(endpoint, {})[label] = figures
+                say(f"  {app:9} {endpoint:6} {label:7} {figures['rps']:8.0f}/s p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms")
+    # The runs with the metrics were counted: each app's total, as Prometheus reads it.
+    address = sh("hostname -I").split()[0]
+    for app in METRICS_APPS:
+        entry = next(entry for entry in apps() if entry["name"] == app)
+        exposition = sh(f"curl -s http://{address}:{entry['metrics_port']}/metrics")
+        totals = re.findall(r"^djangoops_http_requests_total\{[^}]*\} ([0-9.e+]+)$", exposition, re.MULTILINE)
+        results[app]["requests_counted"] = int(sum(float(total) for total in totals))
+        for pair in (results[app]["plain"], results[app]["db"]):
+            without, with_ = pair["without"]["rps"], pair["with"]["rps"]
+            pair["with_over_without"] = round(with_ / without, 3) if without else None
+            # At saturation on one CPU: the extra CPU time each request takes.
+            pair["cost_us_per_request"] = round((1 / with_ - 1 / without) * 1e6, 1) if with_ and without else None
+    return results
+
+
 def versions():
     found = {
         "debian": sh("cat /etc/debian_version").strip(),
@@ -486,10 +538,16 @@ def main():
     parser.add_argument("--skip-timings", action="store_true", help="servers and static only (no cold converge)")
     parser.add_argument("--timings-only", action="store_true", help="the collection's runs only; printed, nothing written")
     parser.add_argument("--apache-only", action="store_true", help="Apache's figures and gunicorn's behind nginx only; printed")
+    parser.add_argument("--metrics-only", action="store_true", help="the request metrics' cost through nginx only; printed")
     parser.add_argument(
-        "--write", action="store_true", help="with --timings-only or --apache-only: put them into docs/benchmarks over the last ones"
+        "--write",
+        action="store_true",
+        help="with --timings-only, --apache-only or --metrics-only: put them into docs/benchmarks over the last ones",
     )
     args = parser.parse_args()
+    if args.metrics_only:
+        ONLY["apps"] = METRICS_APPS
+        args.skip_timings = True
     if args.apache_only:
         ONLY["apps"] = ["gunicorn"]
         args.skip_timings = True
@@ -513,6 +571,17 @@ def main():
                     # replace their part of the last full run's results, with a date of their own.
                     written = json.loads((OUT / "results.json").read_text())
                     written.update(collection=results["collection"], collection_date=results["date"])
+                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
+                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+                return
+            if args.metrics_only:
+                say("request metrics: gunicorn and uvicorn through nginx, without then with a monitoring group")
+                results["metrics"] = metrics_figures(Path(tmp), args.seconds, args.connections, args.repeat)
+                results["metrics"]["date"] = results["date"]
+                print(json.dumps(results["metrics"], indent=2))
+                if args.write:
+                    written = json.loads((OUT / "results.json").read_text())
+                    written["metrics"] = results["metrics"]
                     (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
                     subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
                 return

@@ -211,6 +211,35 @@ def markdown(results):
                 + (f" ({errors} errors)" if errors else "")
                 + " |"
             )
+    metrics = results.get("metrics")
+    if metrics:
+        lines += [
+            "",
+            "## Request metrics",
+            "",
+            "What the request metrics of a monitored site cost (the rendered `wsgi.py`/`asgi.py` count each request "
+            "in prometheus_client's multiprocess files; `bench.py --metrics-only --write`, "
+            f"{metrics.get('date', 'the same run')}): the site converged without a `monitoring` group, measured through "
+            "nginx, then converged with the container in one and measured again. The cost is the extra time each "
+            "request takes on the app server's one CPU at saturation, 1/(req/s with) - 1/(req/s without).",
+            "",
+            "| server | endpoint | without req/s | p50 ms | with req/s | p50 ms | with / without | cost per request (µs) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for app in ("gunicorn", "uvicorn"):
+            for endpoint in ("plain", "db"):
+                pair = metrics[app][endpoint]
+                without, with_ = pair["without"], pair["with"]
+                lines.append(
+                    f"| {app} | {endpoint} | {without['rps']:.0f} | {without['p50_ms']} | {with_['rps']:.0f} | {with_['p50_ms']} | "
+                    f"{pair['with_over_without']:.0%} | {pair['cost_us_per_request']} |"
+                )
+        lines += [
+            "",
+            "Requests the metrics counted during the runs: "
+            + ", ".join(f"{app} {metrics[app]['requests_counted']}" for app in ("gunicorn", "uvicorn"))
+            + ".",
+        ]
     lines += ["", *DEFAULTS]
     collection = results.get("collection")
     if collection:

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -14,6 +15,7 @@ from site_client import APP, SITE
 
 LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
 MONITOR = DB
+DASHBOARD = Path(__file__).resolve().parents[4] / "roles" / "monitoring" / "files" / "grafana-dashboard.json"
 RECEIVED = "/var/tmp/djangoops-alerts.jsonl"  # noqa: S108  on the scenario's container
 # A webhook receiver for Alertmanager (monitoring_alert_webhooks in molecule.yml): each POST's
 # body, one JSON document per line.
@@ -117,6 +119,33 @@ def test_nginx_logs_each_request_as_json_with_its_timings():
     assert isinstance(entry["request_time"], float)
     assert entry["upstream_addr"].endswith(":8000")
     assert float(entry["upstream_response_time"].split(",")[0]) >= 0
+
+
+def test_the_apps_request_metrics_move_with_requests():
+    def answered(status):
+        return sum(value for _labels, value in query(f'djangoops_http_requests_total{{app="{APP}", status="{status}"}}'))
+
+    ok, missing = answered("2xx"), answered("4xx")
+    lb = on(LB)
+    for path in ["/"] * 20 + ["/no-such-page/"] * 5:
+        lb.run_expect([0], f"curl -sk --resolve {SITE}:443:127.0.0.1 -o /dev/null https://{SITE}{path}")
+    # Both app hosts' counters, summed: the load balancer spread the requests over them.
+    assert wait_for(lambda: answered("2xx") >= ok + 20 and answered("4xx") >= missing + 5, 30), (answered("2xx"), answered("4xx"))
+    hosts = {labels["host"] for labels, _value in query(f'djangoops_http_requests_total{{app="{APP}"}}')}
+    assert hosts == {APP1, APP2}
+    [(_labels, p95)] = query(
+        f'histogram_quantile(0.95, sum by (le) (rate(djangoops_http_request_duration_seconds_bucket{{app="{APP}"}}[1m])))'
+    )
+    assert 0 < p95 < 5
+
+
+def test_every_dashboard_panel_s_query_returns_data():
+    """The Grafana dashboard the collection ships, each query against this Prometheus."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    queries = [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert len(queries) > 15
+    empty = [expr for expr in queries if not query(expr.replace("$__rate_interval", "1m"))]
+    assert not empty, empty
 
 
 @pytest.fixture
