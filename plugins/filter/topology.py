@@ -3,8 +3,8 @@ load balancer serves for a pool of app hosts, the firewall's rules, the host tha
 
 import copy
 from functools import cache
-from urllib.parse import urlsplit
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from ansible.errors import AnsibleFilterError
@@ -448,17 +448,32 @@ def probes(sites, hostvars, balancers, path="/healthz"):
     ]
 
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
 def _exporter_rules(hostvars, groups, host):
+    rules = []
+    variables = hostvars[host]
+    if host in groups.get("monitoring", []) and str(variables.get("monitoring_listen_address", "127.0.0.1")) not in LOOPBACK:
+        web_sources = list(variables.get("monitoring_web_sources") or [])
+        rules += [
+            {"port": 9090, "sources": web_sources, "comment": "Prometheus's web pages (HTTPS, basic auth)"},
+            {"port": 9093, "sources": web_sources, "comment": "Alertmanager's web pages (HTTPS, basic auth)"},
+        ]
     sources = sorted({host_address(hostvars, h) for h in groups.get("monitoring", []) if h != host})
     if not sources:
-        return []  # Prometheus on the host itself scrapes through loopback
-    return [
-        {"port": port, "sources": sources, "comment": f"{name} exporter, from the monitoring hosts"}
-        for name, port in exporters(hostvars, groups, host).items()
-    ] + [
-        {"port": port, "sources": sources, "comment": f"{app}'s request metrics, from the monitoring hosts"}
-        for app, port in app_metrics_ports(hostvars, groups, host).items()
-    ]
+        return rules  # Prometheus on the host itself scrapes through loopback
+    return (
+        rules
+        + [
+            {"port": port, "sources": sources, "comment": f"{name} exporter, from the monitoring hosts"}
+            for name, port in exporters(hostvars, groups, host).items()
+        ]
+        + [
+            {"port": port, "sources": sources, "comment": f"{app}'s request metrics, from the monitoring hosts"}
+            for app, port in app_metrics_ports(hostvars, groups, host).items()
+        ]
+    )
 
 
 LOCAL_DATABASE_HOSTS = {"", "localhost", "127.0.0.1", "::1"}

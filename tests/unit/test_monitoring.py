@@ -85,7 +85,11 @@ def test_the_redis_exporter_watches_the_celery_queues_of_the_brokers_on_its_host
     broker = "redis://shop:secret@{host}:6379/{db}"
     hostvars = {
         **HOSTVARS,
-        "app1": {**HOSTVARS["app1"], "djangoops_celery": True, "django_app_environment": {"CELERY_BROKER_URL": broker.format(host="db", db=2)}},
+        "app1": {
+            **HOSTVARS["app1"],
+            "djangoops_celery": True,
+            "django_app_environment": {"CELERY_BROKER_URL": broker.format(host="db", db=2)},
+        },
         "app2": {
             **HOSTVARS["app2"],
             "djangoops_apps": [
@@ -97,7 +101,9 @@ def test_the_redis_exporter_watches_the_celery_queues_of_the_brokers_on_its_host
     }
     assert celery_queues(hostvars, GROUPS, "db") == ["db2=celery"]
     single = {"appservers": ["db"], "redis": ["db"]}
-    local = {"db": {**HOSTVARS["db"], "djangoops_celery": True, "django_app_environment": {"CELERY_BROKER_URL": "redis://u:p@127.0.0.1:6379"}}}
+    local = {
+        "db": {**HOSTVARS["db"], "djangoops_celery": True, "django_app_environment": {"CELERY_BROKER_URL": "redis://u:p@127.0.0.1:6379"}}
+    }
     assert celery_queues(local, single, "db") == ["db0=celery"]
 
 
@@ -179,5 +185,32 @@ def test_alertmanager_sends_to_the_webhooks_and_mail_with_resolutions():
     assert receiver["webhook_configs"] == [{"url": "https://hooks.example.com/a", "send_resolved": True}]
     (mail,) = receiver["email_configs"]
     assert mail["from"] == "alertmanager@mon.example.com"
-    assert mail["auth_password"] == "p"
+    assert mail["auth_password"] == "p"  # noqa: S105  the test's own
     assert mail["send_resolved"] is True
+
+
+def test_the_web_pages_go_beyond_loopback_over_https_with_basic_auth():
+    variables = role_vars("monitoring")
+    variables.update(
+        inventory_hostname="mon",
+        monitoring_listen_address="10.0.0.14",
+        monitoring_web_users={"admin": "secret", "viewer": "other"},
+        # The users' file as htpasswd writes it, with a user no longer listed.
+        __monitoring_web_hashes={"content": "YWRtaW46JDJ5JDEwJGFiYwpnb25lOiQyeSQxMCRkZWYK"},
+    )
+    web = yaml.safe_load(render("monitoring", "etc/prometheus/djangoops-web.yml.j2", variables))
+    assert web["basic_auth_users"] == {"admin": "$2y$10$abc"}
+    assert web["tls_server_config"]["cert_file"] == "/etc/prometheus/djangoops-web.crt"
+    config = yaml.safe_load(render("monitoring", "etc/prometheus/prometheus.yml.j2", variables))
+    (alertmanager,) = config["alerting"]["alertmanagers"]
+    assert alertmanager["scheme"] == "https"
+    assert alertmanager["basic_auth"] == {"username": "admin", "password": "secret"}
+    assert config["scrape_configs"][0]["scheme"] == "https"
+    args = render("monitoring", "etc/default/prometheus.j2", variables)
+    assert "--web.listen-address=10.0.0.14:9090" in args
+    assert "--web.config.file=/etc/prometheus/djangoops-web.yml" in args
+    # The firewall opens 9090 and 9093 to the given sources only.
+    hostvars = {**HOSTVARS, "mon": facts("10.0.0.14", monitoring_listen_address="10.0.0.14", monitoring_web_sources=["10.0.0.10"])}
+    rules = {rule["port"]: rule["sources"] for rule in firewall_rules(hostvars, GROUPS, "mon")}
+    assert rules[9090] == rules[9093] == ["10.0.0.10"]
+    assert 9090 not in {rule["port"] for rule in firewall_rules(HOSTVARS, GROUPS, "mon")}

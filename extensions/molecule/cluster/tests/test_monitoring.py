@@ -38,10 +38,20 @@ def on(name):
     return testinfra.get_host(f"docker://{name}")
 
 
+# Prometheus and Alertmanager listen on the monitoring host's address, over HTTPS with basic auth
+# (monitoring_web_users in molecule.yml).
+WEB_USER = "admin:cluster-test-monitoring-password-0123456789"
+CURL = f"curl -sf --max-time 10 --cacert /etc/prometheus/djangoops-web.crt -u {WEB_USER}"
+
+
+def prometheus(path):
+    return f"https://{on(MONITOR).check_output('hostname -I').split()[0]}:9090{path}"
+
+
 def query(expression):
     """An instant query against the scenario's Prometheus: [(labels, value)]."""
-    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expression)
-    answer = json.loads(on(MONITOR).check_output(f"curl -sf --max-time 10 '{url}'"))
+    url = prometheus("/api/v1/query?query=" + urllib.parse.quote(expression))
+    answer = json.loads(on(MONITOR).check_output(f"{CURL} '{url}'"))
     assert answer["status"] == "success", answer
     return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
 
@@ -56,7 +66,7 @@ def wait_for(condition, seconds, step=2):
 
 
 def targets():
-    answer = json.loads(on(MONITOR).check_output("curl -sf --max-time 10 http://127.0.0.1:9090/api/v1/targets"))
+    answer = json.loads(on(MONITOR).check_output(f"{CURL} {prometheus('/api/v1/targets')}"))
     return answer["data"]["activeTargets"]
 
 
@@ -84,6 +94,26 @@ def test_every_exporter_of_the_site_is_scraped_and_up():
     for expression in ("nginx_up", "pg_up", "redis_up"):
         assert [value for _labels, value in query(expression)] == [1.0], expression
     assert query('node_systemd_unit_state{host="cluster-app1", name="example.service", state="active"}')[0][1] == 1.0
+
+
+def test_prometheus_and_alertmanager_answer_over_https_with_a_password_only():
+    lb, monitor = on(LB), on(MONITOR)
+    address = monitor.check_output("hostname -I").split()[0]
+    certificate = monitor.file("/etc/prometheus/djangoops-web.crt").content_string
+    lb.run_expect([0], f"printf '%s' '{certificate}' > /tmp/djangoops-web.crt")
+    for port in (9090, 9093):
+        base = f"https://{address}:{port}/-/healthy"
+        assert lb.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert /tmp/djangoops-web.crt {base}") == "401"
+        wrong = f"curl -s -o /dev/null -w '%{{http_code}}' --cacert /tmp/djangoops-web.crt -u admin:wrong {base}"
+        assert lb.check_output(wrong) == "401"
+        assert lb.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert /tmp/djangoops-web.crt -u {WEB_USER} {base}") == "200"
+        # Plain HTTP gets Go's "client sent an HTTP request to an HTTPS server".
+        assert lb.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://{address}:{port}/-/healthy") == "400"
+    # The passwords are bcrypt hashes in the web configuration, never plain.
+    web = monitor.check_output("cat /etc/prometheus/djangoops-web.yml")
+    assert "$2y$10$" in web
+    assert "cluster-test-monitoring-password" not in web
+    assert monitor.file("/etc/prometheus/prometheus.yml").mode == 0o640
 
 
 def test_the_probe_passes_through_the_load_balancer_with_a_valid_certificate():
