@@ -214,3 +214,14 @@ def test_the_web_pages_go_beyond_loopback_over_https_with_basic_auth():
     rules = {rule["port"]: rule["sources"] for rule in firewall_rules(hostvars, GROUPS, "mon")}
     assert rules[9090] == rules[9093] == ["10.0.0.10"]
     assert 9090 not in {rule["port"] for rule in firewall_rules(HOSTVARS, GROUPS, "mon")}
+
+
+def test_alerts_go_by_mail_through_the_apps_mail_settings_unless_the_inventory_says_otherwise():
+    variables = role_vars("monitoring")
+    variables.update(
+        ansible_facts={"fqdn": "mon.example.com"},
+        monitoring_alert_email_defaults={"to": "admin@example.com", "from": "root@shop.example.com", "smarthost": "smtp.example.com:25"},
+        monitoring_alert_email={"to": "ops@example.com"},
+    )
+    (mail,) = yaml.safe_load(render("monitoring", "etc/prometheus/alertmanager.yml.j2", variables))["receivers"][0]["email_configs"]
+    assert (mail["to"], mail["from"], mail["smarthost"]) == ("ops@example.com", "root@shop.example.com", "smtp.example.com:25")
