@@ -529,6 +529,15 @@ def machine():
     return {"cpu": model, "cpus": os.cpu_count(), "memory_gb": round(int(memory) / 1024 / 1024, 1), "kernel": platform.release()}
 
 
+def write_part(**parts):
+    """Put one part of the figures over the last full run's (docs/benchmarks/results.json), then
+    write the report again."""
+    written = json.loads((OUT / "results.json").read_text())
+    written.update(parts)
+    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
+    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "5")), help="each wrk run (default 5)")
@@ -569,10 +578,7 @@ def main():
                 if args.write:
                     # The collection's runs take minutes, the servers' figures much longer: these
                     # replace their part of the last full run's results, with a date of their own.
-                    written = json.loads((OUT / "results.json").read_text())
-                    written.update(collection=results["collection"], collection_date=results["date"])
-                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
-                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+                    write_part(collection=results["collection"], collection_date=results["date"])
                 return
             if args.metrics_only:
                 say("request metrics: gunicorn and uvicorn through nginx, without then with a monitoring group")
@@ -580,10 +586,7 @@ def main():
                 results["metrics"]["date"] = results["date"]
                 print(json.dumps(results["metrics"], indent=2))
                 if args.write:
-                    written = json.loads((OUT / "results.json").read_text())
-                    written["metrics"] = results["metrics"]
-                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
-                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+                    write_part(metrics=results["metrics"])
                 return
             say("one app per server (and split mode), each on a loopback port behind nginx")
             results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
@@ -603,10 +606,7 @@ def main():
                 print(json.dumps(results["apache"], indent=2))
                 if args.write:
                     # Apache's part of the last full run, measured again with its own reference.
-                    written = json.loads((OUT / "results.json").read_text())
-                    written["apache"] = results["apache"]
-                    (OUT / "results.json").write_text(json.dumps(written, indent=2) + "\n")
-                    subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
+                    write_part(apache=results["apache"])
                 return
     finally:
         if not args.keep:
