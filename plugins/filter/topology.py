@@ -455,7 +455,8 @@ def _exporter_rules(hostvars, groups, host):
     rules = []
     variables = hostvars[host]
     if host in groups.get("monitoring", []) and str(variables.get("monitoring_listen_address", "127.0.0.1")) not in LOOPBACK:
-        web_sources = list(variables.get("monitoring_web_sources") or [])
+        # Inventory names stand for their hosts' addresses.
+        web_sources = [host_address(hostvars, s) if s in hostvars else s for s in variables.get("monitoring_web_sources") or []]
         rules += [
             {"port": 9090, "sources": web_sources, "comment": "Prometheus's web pages (HTTPS, basic auth)"},
             {"port": 9093, "sources": web_sources, "comment": "Alertmanager's web pages (HTTPS, basic auth)"},

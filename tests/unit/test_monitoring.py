@@ -210,9 +210,9 @@ def test_the_web_pages_go_beyond_loopback_over_https_with_basic_auth():
     assert "--web.listen-address=10.0.0.14:9090" in args
     assert "--web.config.file=/etc/prometheus/djangoops-web.yml" in args
     # The firewall opens 9090 and 9093 to the given sources only.
-    hostvars = {**HOSTVARS, "mon": facts("10.0.0.14", monitoring_listen_address="10.0.0.14", monitoring_web_sources=["10.0.0.10"])}
+    hostvars = {**HOSTVARS, "mon": facts("10.0.0.14", monitoring_listen_address="10.0.0.14", monitoring_web_sources=["lb", "192.0.2.0/24"])}
     rules = {rule["port"]: rule["sources"] for rule in firewall_rules(hostvars, GROUPS, "mon")}
-    assert rules[9090] == rules[9093] == ["10.0.0.10"]
+    assert rules[9090] == rules[9093] == ["10.0.0.10", "192.0.2.0/24"]
     assert 9090 not in {rule["port"] for rule in firewall_rules(HOSTVARS, GROUPS, "mon")}
 
 
