@@ -219,9 +219,11 @@ def markdown(results):
             "",
             "What the request metrics of a monitored site cost (the rendered `wsgi.py`/`asgi.py` count each request "
             "in prometheus_client's multiprocess files; `bench.py --metrics-only --write`, "
-            f"{metrics.get('date', 'the same run')}): the site converged without a `monitoring` group, measured through "
-            "nginx, then converged with the container in one and measured again. The cost is the extra time each "
-            "request takes on the app server's one CPU at saturation, 1/(req/s with) - 1/(req/s without).",
+            f"{metrics.get('date', 'the same run')}), through nginx, on the site converged with the container in a "
+            "`monitoring` group. Each pair of runs serves the rendered file without its wrapping line, then as "
+            "rendered, each after a restart and a warm-up; the ratio is the median of the pairs'. The cost is the "
+            "extra time each request takes on the app server's one CPU at saturation, "
+            "1/(req/s with) - 1/(req/s without), from the median runs.",
             "",
             "| server | endpoint | without req/s | p50 ms | with req/s | p50 ms | with / without | cost per request (µs) |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
