@@ -616,7 +616,7 @@ def main():
                     write_part(collection=results["collection"], collection_date=results["date"])
                 return
             if args.metrics_only:
-                say("request metrics: gunicorn and uvicorn through nginx, without then with a monitoring group")
+                say("request metrics: gunicorn and uvicorn through nginx, the rendered file without and with its wrapping line")
                 results["metrics"] = metrics_figures(Path(tmp), args.seconds, args.connections, args.repeat)
                 results["metrics"]["date"] = results["date"]
                 print(json.dumps(results["metrics"], indent=2))
