@@ -113,7 +113,7 @@ def test_request_metrics_count_what_each_server_answers(host, app):
     """Each server, WSGI or ASGI, one process or several, each app under its own user."""
     name, _server, client = app
     before = {status: counted(host, name, status=status) for status in ("2xx", "4xx")}
-    for _ in range(5):
+    for _request in range(5):
         assert client.get("/healthz")[0] == 200
     assert client.get("/no-such-page/")[0] == 404
     # A WSGI response counts when the server closes it, just after its last byte.
