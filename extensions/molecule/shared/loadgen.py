@@ -6,7 +6,9 @@ reload or a restart fails.
 
 --clients threads each keep one TLS connection to 127.0.0.1:--port (the site's name as SNI and
 Host) and send GETs on it, alternating the paths given with --path (default / and /healthz);
-a connection the server closes is opened again. A GET whose kept-alive connection the server
+a connection the server closes is opened again. With --rate, the connections together send
+that many requests per second at most, each waiting its turn: requests keep arriving throughout
+a deploy without taking every CPU from it. A GET whose kept-alive connection the server
 closed before answering (nginx closes its idle ones when it reloads) is sent once more on a new
 connection, as browsers, curl and urllib3 do; those are counted apart, and fail only if the
 second try fails too. The load ends after --seconds at the latest,
@@ -87,7 +89,16 @@ class Load:
         paths = self.args.path
         index = offset
         connection, used = None, 0
+        # With --rate, each connection sends one request every `interval` seconds, the connections
+        # staggered across that interval.
+        interval = self.args.clients / self.args.rate if self.args.rate else 0
+        due = time.monotonic() + interval * offset / self.args.clients
         while not self.stop.is_set():
+            if interval:
+                pause = due - time.monotonic()
+                if pause > 0 and self.stop.wait(pause):
+                    break
+                due = max(due + interval, time.monotonic())
             path = paths[index % len(paths)]
             index += 1
             for attempt in (1, 2):
@@ -144,6 +155,7 @@ class Load:
             "site": self.args.site,
             "port": self.args.port,
             "clients": self.args.clients,
+            "rate_limit": self.args.rate or None,
             "paths": self.args.path,
             "seconds": round(seconds, 1),
             "sent": self.sent,
@@ -165,6 +177,7 @@ def main():
     parser.add_argument("--site", required=True, help="the site's name (SNI and Host)")
     parser.add_argument("--path", action="append", help="a path to request (repeat; default / and /healthz)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (default 8)")
+    parser.add_argument("--rate", type=float, default=0, help="requests per second, all connections together (default: as fast as they can)")
     parser.add_argument("--seconds", type=float, default=60, help="the longest the load runs (default 60)")
     parser.add_argument("--stop-file", help="end the load as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=15, help="seconds a request may take (default 15)")
