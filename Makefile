@@ -17,7 +17,7 @@ SCENARIOS ?= servers default apache cluster backup releases acme
 help:
 	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
 	@echo "make demo-clean  remove the demo container"
-	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS))"
+	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS)) + compat"
 	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
 	@echo "make compat      converge the demo from the oldest supported ansible-core and from the current release"
@@ -61,7 +61,10 @@ molecule: venv images
 compat: venv images
 	scripts/compat floor current
 
-test: lint docs unit molecule compat
+# The scenarios and the compat runs share MOLECULE_JOBS slots: the two compat runs go last and
+# fill the slots the first scenarios to end leave.
+test: lint docs unit images
+	scripts/molecule-scenarios $(SCENARIOS) compat-floor compat-current
 
 demo: venv
 	scripts/testbed demo

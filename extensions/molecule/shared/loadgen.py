@@ -177,7 +177,7 @@ def main():
     parser.add_argument("--site", required=True, help="the site's name (SNI and Host)")
     parser.add_argument("--path", action="append", help="a path to request (repeat; default / and /healthz)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (default 8)")
-    parser.add_argument("--rate", type=float, default=0, help="requests per second, all connections together (default: as fast as they can)")
+    parser.add_argument("--rate", type=float, default=0, help="requests per second, all connections together (default: no limit)")
     parser.add_argument("--seconds", type=float, default=60, help="the longest the load runs (default 60)")
     parser.add_argument("--stop-file", help="end the load as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=15, help="seconds a request may take (default 15)")
