@@ -10,7 +10,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 1
-SCENARIOS ?= servers default apache cluster backup releases acme
+# Longest first, so that the two slots end close together.
+SCENARIOS ?= cluster servers apache releases default backup acme
 
 .PHONY: help venv lint sanity docs unit molecule compat test demo demo-clean images build clean bench bench-servers
 
