@@ -1,5 +1,6 @@
 """Eight apps on one host behind one nginx, one per application server and one in split mode:
-what a user sees of each, and what a reload, a killed worker and systemd's sandbox rating do."""
+what a user sees of each, what their request metrics count, and what a reload, a killed worker and
+systemd's sandbox rating do."""
 
 import re
 import time
@@ -20,6 +21,17 @@ APPS = {
     "uwsgi": ("uwsgi", "uwsgi.djangoops.test"),
     "granian": ("granian", "granian.djangoops.test"),
     "split": ("gunicorn", "split.djangoops.test"),
+}
+# Each app's request metrics port (molecule.yml).
+METRICS_PORTS = {
+    "gunicorn": 9811,
+    "gunicorn_uvicorn": 9812,
+    "uvicorn": 9813,
+    "daphne": 9814,
+    "hypercorn": 9815,
+    "uwsgi": 9816,
+    "granian": 9817,
+    "split": 9818,
 }
 # The units each app runs: split mode adds an ASGI server for /ws/.
 UNITS = [(app, app, server) for app, (server, _site) in APPS.items()] + [("split", "split-ws", "uvicorn")]
@@ -86,6 +98,33 @@ def test_websocket_echo_on_asgi_and_a_clear_refusal_on_wsgi(host, app):
     else:
         # A WSGI server cannot upgrade: the request is answered at once, not left hanging.
         assert re.match(r"REFUSED HTTP/1\.1 (400|404|426)", answer), answer
+
+
+def counted(host, name, method="GET", status="2xx"):
+    """The app's requests of a method and status class, as its metrics unit serves them to
+    Prometheus: the sum of every worker process's files."""
+    # The unit listens on the host's address (the one the monitoring hosts reach), not loopback.
+    address = host.check_output(f"ss -Hltn 'sport = :{METRICS_PORTS[name]}'").split()[3]
+    exposition = host.check_output(f"curl --silent --fail http://{address}/metrics")
+    labels = f'app="{name}",method="{method}",status="{status}"'
+    match = re.search(rf"^djangoops_http_requests_total\{{{labels}\}} (\S+)$", exposition, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_request_metrics_count_what_each_server_answers(host, app):
+    """Each server, WSGI or ASGI, one process or several, each app under its own user."""
+    name, _server, client = app
+    before = {status: counted(host, name, status=status) for status in ("2xx", "4xx")}
+    for _request in range(5):
+        assert client.get("/healthz")[0] == 200
+    assert client.get("/no-such-page/")[0] == 404
+    # A WSGI response counts when the server closes it, just after its last byte.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and counted(host, name) < before["2xx"] + 5:
+        time.sleep(0.2)
+    assert counted(host, name) >= before["2xx"] + 5
+    assert counted(host, name, status="4xx") >= before["4xx"] + 1
+    assert not host.run(f"journalctl --unit {name}.service --since '-5min' --grep PermissionError --quiet").stdout
 
 
 def test_split_mode_routes_websockets_to_the_asgi_server_only(host):
