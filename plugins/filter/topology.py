@@ -506,6 +506,25 @@ def migrating_host(hostvars, hosts, app, host):
     return host
 
 
+def backup_host(hostvars, groups, app, host):
+    """The host that backs app up for host's data: a host with data of its own (SQLite, or
+    PostgreSQL on the host) backs it up itself; app hosts that share a PostgreSQL database (and
+    the media beside it) leave it to one of them, djangoops_backup_host where the inventory names
+    one, else the first app host of the inventory that uses the same database."""
+    mine = _database(hostvars[host], app, host)
+    if mine is None or mine[0] == "local":
+        return host
+    sharing = [name for name in groups.get("appservers", []) if _database(hostvars[name], app, name) == mine]
+    chosen = hostvars[host].get("djangoops_backup_host")
+    if chosen:
+        if chosen not in sharing:
+            raise ValueError(
+                f"djangoops_backup_host is {chosen}, which does not run {app} on the same database: choose one of {', '.join(sharing)}"
+            )
+        return chosen
+    return sharing[0] if sharing else host
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -516,6 +535,7 @@ class FilterModule:
             "host_addresses": host_addresses,
             "firewall_rules": firewall_rules,
             "migrating_host": migrating_host,
+            "backup_host": backup_host,
             "exporters": exporters,
             "app_metrics_ports": app_metrics_ports,
             "celery_queues": celery_queues,

@@ -6,6 +6,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -118,3 +119,127 @@ def test_backup_then_restore_brings_rows_and_media_back(tool, tmp_path):
         assert db.execute("SELECT count(*) FROM note").fetchone()[0] == 2
     assert (media / "uploads" / "a.txt").read_text() == "media bytes"
     assert "OK " in Path(config["log_file"]).read_text()
+
+
+def offsite_site(tmp_path, password="offsite-unit-password-0123456789"):
+    """An app on SQLite with media and a generated SECRET_KEY, whose backups go on to a restic
+    repository in a folder (what an SFTP or S3 repository is to restic, without the network)."""
+    shared = tmp_path / "shared"
+    (shared / "db").mkdir(parents=True)
+    media = shared / "media"
+    (media / "uploads").mkdir(parents=True)
+    for number in range(3):
+        (media / "uploads" / f"{number}.bin").write_bytes(os.urandom(4096))
+    database = shared / "db" / "db.sqlite3"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE note (text TEXT)")
+        db.executemany("INSERT INTO note VALUES (?)", [(f"row {n}",) for n in range(50)])
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "secret_key").write_text("key-of-the-lost-host\n")
+    (etc / "env").write_text("DJANGO_SECRET_KEY='key-of-the-lost-host'\nSECRET_KEY='key-of-the-lost-host'\nOTHER='kept'\n")
+    (etc / "restic.password").write_text(password + "\n")
+    return {
+        "app": "unit",
+        "user": "root",
+        "group": "root",
+        "media_group": "root",
+        "env_file": str(etc / "env"),
+        "secret_key_file": str(etc / "secret_key"),
+        "media_root": str(media),
+        "backup_dir": str(tmp_path / "backups"),
+        "log_file": str(tmp_path / "backup.log"),
+        "keep_daily": 7,
+        "keep_weekly": 4,
+        "remote": "",
+        "database": {"engine": "sqlite", "path": str(database)},
+        "offsite": {
+            "repository": str(tmp_path.parent / "offsite-repository"),
+            "password_file": str(etc / "restic.password"),
+            "cache_dir": str(tmp_path / "cache"),
+            "keep": {"daily": 3, "weekly": 2, "monthly": 0},
+        },
+    }
+
+
+def media_sums(config):
+    media = Path(config["media_root"])
+    return {str(p.relative_to(media)): p.read_bytes() for p in media.rglob("*") if p.is_file()}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a restore gives the files to the app's user")
+def test_an_offsite_copy_restores_onto_a_new_host_with_its_secret_key(tool, tmp_path, capsys):
+    lost = offsite_site(tmp_path / "lost")
+    assert tool.init(lost) == 0
+    assert capsys.readouterr().out.strip() == "created"
+    assert tool.backup(lost) == 0
+    status = json.loads((Path(lost["backup_dir"]) / "status.json").read_text())
+    assert status["ok"] and status["local"]["ok"] and status["offsite"]["ok"], status
+    assert status["last_offsite_success"] == status["last_run"]
+    rows = tool.snapshots(lost)
+    assert [(r[0], r[2]) for r in rows] == [(status["offsite"]["snapshot"], status["backup"])]
+    assert not (Path(lost["backup_dir"]) / "offsite").exists()  # the staging folder goes after the copy
+    # The same app converged on a bare host: its own empty database, media and generated key.
+    new = offsite_site(tmp_path / "new")
+    new["offsite"]["repository"] = lost["offsite"]["repository"]
+    Path(new["database"]["path"]).unlink()
+    shutil.rmtree(new["media_root"])
+    Path(new["secret_key_file"]).write_text("key-of-the-new-host\n")
+    Path(new["env_file"]).write_text("DJANGO_SECRET_KEY='key-of-the-new-host'\nSECRET_KEY='key-of-the-new-host'\nOTHER='kept'\n")
+    assert tool.init(new) == 0
+    assert capsys.readouterr().out.strip() == "exists"
+    assert tool.fetch(new, None) == 0
+    assert capsys.readouterr().out.strip() == status["backup"]
+    assert [p.name for p in tool.finished(Path(new["backup_dir"]))] == [status["backup"]]
+    assert tool.restore(new, None, secret_key=True) == 0
+    with sqlite3.connect(new["database"]["path"]) as db:
+        assert db.execute("SELECT count(*) FROM note").fetchone()[0] == 50
+    assert media_sums(new) == media_sums(lost)
+    assert Path(new["secret_key_file"]).read_text().strip() == "key-of-the-lost-host"
+    assert Path(new["env_file"]).read_text() == Path(lost["env_file"]).read_text()
+
+
+def test_a_wrong_repository_password_fails_the_job_and_leaves_nothing(tool, tmp_path, capsys):
+    good = offsite_site(tmp_path / "good")
+    assert tool.init(good) == 0
+    assert tool.backup(good) == 0
+    wrong = offsite_site(tmp_path / "wrong", password="not-the-repository-password-0123456789")
+    wrong["offsite"]["repository"] = good["offsite"]["repository"]
+    assert tool.backup(wrong) == 1
+    status = json.loads((Path(wrong["backup_dir"]) / "status.json").read_text())
+    assert status["ok"] is False
+    assert status["local"]["ok"] is True  # the local backup is complete and kept
+    assert status["offsite"]["ok"] is False
+    assert "wrong password" in status["offsite"]["error"], status
+    assert status.get("last_success") is None
+    assert "FAILED: off-site copy: restic backup failed" in Path(wrong["log_file"]).read_text()
+    assert len(tool.snapshots(good)) == 1  # nothing was written to the repository
+    # Fetching with the wrong password leaves no folder behind either.
+    shutil.rmtree(wrong["backup_dir"])
+    Path(wrong["backup_dir"]).mkdir()
+    with pytest.raises(tool.BackupError, match="wrong password"):
+        tool.fetch(wrong, None)
+    assert sorted(p.name for p in Path(wrong["backup_dir"]).iterdir()) == []
+    capsys.readouterr()
+
+
+def test_prune_keeps_exactly_the_snapshots_the_policy_names(tool, tmp_path):
+    config = offsite_site(tmp_path / "site")
+    assert tool.init(config) == 0
+    # A snapshot a day at 03:30 for five weeks, as the nightly job would have left them.
+    today = datetime.datetime.now(datetime.UTC).replace(hour=3, minute=30, second=0, microsecond=0)
+    days = [today - datetime.timedelta(days=n) for n in range(35)]
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for when in reversed(days):
+        (folder / "file").write_text(when.isoformat())
+        tool.restic(config, "backup", "--host", "unit", "--time", when.strftime("%Y-%m-%d %H:%M:%S"), str(folder))
+    assert tool.offsite_task(config, "prune", lambda: tool.forget_args(config)) == 0
+    kept = sorted(datetime.datetime.fromisoformat(r[1][:19]) for r in tool.snapshots(config))
+    # keep daily 3: today and the two days before; keep weekly 2: this ISO week's newest (today)
+    # and last week's newest (its Sunday).
+    last_week = next(d for d in days if d.isocalendar()[:2] < today.isocalendar()[:2])
+    expected = sorted({days[0], days[1], days[2], last_week})
+    assert kept == [d.replace(tzinfo=None) for d in expected]
+    status = json.loads((Path(config["backup_dir"]) / "status.json").read_text())
+    assert status["offsite_prune"]["ok"] is True

@@ -12,7 +12,7 @@ from conftest import ROOT, render, role_vars
 
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
-from topology import firewall_rules, host_address, host_addresses, pool_sites
+from topology import backup_host, firewall_rules, host_address, host_addresses, pool_sites
 
 VAULT_PASSWORD = ROOT / "inventories" / "vault-password.example"
 
@@ -187,3 +187,21 @@ def test_exports_keep_every_app_of_the_host_across_limited_runs():
     )
     assert [site["upstream"] for site in alone["sites"]] == ["old", "old"]
     assert alone["sites"][0]["tls_certificate_key"] == "KEY"
+
+
+def test_one_host_backs_up_a_shared_database_and_each_host_its_own():
+    shared = {"engine": "postgresql", "name": "shop", "host": "db1"}
+    hostvars = {
+        "app1": {"django_app_name": "shop", "django_app_database": shared},
+        "app2": {"django_app_name": "shop", "django_app_database": shared},
+        "worker1": {"django_app_name": "shop", "django_app_database": shared},
+        "solo": {"django_app_name": "shop"},  # SQLite: its own data
+    }
+    groups = {"appservers": ["app1", "app2", "solo"], "workers": ["worker1"]}
+    assert [backup_host(hostvars, groups, "shop", host) for host in ("app1", "app2", "worker1", "solo")] == ["app1", "app1", "app1", "solo"]
+    for host in ("app1", "app2", "worker1"):
+        hostvars[host]["djangoops_backup_host"] = "app2"
+    assert [backup_host(hostvars, groups, "shop", host) for host in ("app1", "app2", "worker1")] == ["app2"] * 3
+    hostvars["app1"]["djangoops_backup_host"] = "solo"
+    with pytest.raises(ValueError, match="djangoops_backup_host is solo, which does not run shop on the same database: choose one of app1, app2"):
+        backup_host(hostvars, groups, "shop", "app1")

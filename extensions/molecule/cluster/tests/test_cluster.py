@@ -127,6 +127,21 @@ def test_migrations_ran_once_and_every_host_reaches_its_services():
     assert int(count) >= 2
 
 
+def test_one_app_host_backs_up_the_shared_database_with_its_globals():
+    """The first app host backs up the database and the media the app hosts share, from across
+    the network (PostgreSQL 17 on the database host, its client on Debian 13); the other runs no
+    backup of them."""
+    assert not on(APP2).file(f"/etc/cron.d/djangoops-backup-{APP}").exists
+    app1 = on(APP1)
+    assert app1.file(f"/etc/cron.d/djangoops-backup-{APP}").exists
+    app1.run_expect([0], f"djangoops-backup backup {APP}")
+    status = json.loads(app1.file(f"/var/backups/djangoops/{APP}/status.json").content_string)
+    assert status["ok"], status
+    backup = f"/var/backups/djangoops/{APP}/{status['backup']}"
+    assert app1.run(f"pg_restore --list {backup}/database.dump").stdout.count("TABLE DATA") >= 5
+    assert f"CREATE ROLE {APP};" in app1.file(f"{backup}/globals.sql").content_string
+
+
 @pytest.mark.parametrize(
     ("source", "target", "port", "open_"),
     [
