@@ -130,8 +130,15 @@ def test_a_postgresql_backup_restores_rows_and_media(client, host):
     assert status["size_bytes"] > 0
     assert status["backup"]
     backup = f"{BACKUPS}/{status['backup']}"
-    for name in ("database.dump", "globals.sql", "media.tar.gz", "media.sha256", "MANIFEST.sha256"):
+    for name in ("database.dump", "globals.sql", "media.tar.gz", "media.sha256", "secret_key", "MANIFEST.sha256"):
         assert host.file(f"{backup}/{name}").exists, name
+    # The copy off the host: a snapshot in the SFTP host's repository, named in the status.
+    assert status["local"] == {"ok": True, "backup": status["backup"]}
+    assert status["offsite"]["ok"], status
+    assert status["offsite"]["repository"] == "sftp:restic@backup-offsite:/srv/restic/example"
+    snapshots = host.check_output(f"djangoops-backup snapshots {APP}").splitlines()
+    assert snapshots[-1].split()[0] == status["offsite"]["snapshot"]
+    assert snapshots[-1].split()[-1] == status["backup"]
     # Disaster: the database dropped (the app stopped for it), the media deleted.
     host.run_expect([0], f"systemctl stop {APP}.socket {APP}.service {APP}-celery-worker {APP}-celery-beat")
     host.run_expect([0], "runuser -u postgres -- dropdb example")
@@ -164,6 +171,63 @@ def test_a_backup_that_cannot_reach_its_database_fails_and_says_so(host):
     assert "FAILED" in host.check_output("journalctl -t djangoops-backup --no-pager -n 5")
     # No unfinished backup is left behind.
     assert host.check_output(f"find {BACKUPS} -mindepth 1 -maxdepth 1 -type d ! -exec test -e {{}}/MANIFEST.sha256 \\; -print") == ""
+
+
+def test_a_wrong_repository_password_fails_the_job_with_a_clear_status(host):
+    on(host, PG_HOST)
+    password = f"/etc/djangoops/{APP}/restic.password"
+    before = host.check_output(f"djangoops-backup snapshots {APP}")
+    host.run_expect([0], f"cp -p {password} {password}.saved && echo not-the-password-0123456789 > {password}")
+    try:
+        result = host.run(cron_command(host))
+    finally:
+        host.run_expect([0], f"mv {password}.saved {password}")
+    assert result.rc == 1
+    status = json.loads(host.file(f"{BACKUPS}/status.json").content_string)
+    assert status["ok"] is False
+    assert status["local"]["ok"] is True  # the local backup is complete, and kept
+    assert host.file(f"{BACKUPS}/{status['local']['backup']}/MANIFEST.sha256").exists
+    assert status["offsite"]["ok"] is False
+    assert "wrong password" in status["offsite"]["error"]
+    assert "FAILED: off-site copy: restic backup failed" in host.file(f"/var/log/djangoops-backup-{APP}.log").content_string
+    metrics = host.file(f"/var/lib/prometheus/node-exporter/djangoops_backup_{APP}.prom")
+    if metrics.exists:  # where the node exporter's textfile collector runs
+        assert f'djangoops_backup_offsite_success{{app="{APP}"}} 0' in metrics.content_string
+    assert host.check_output(f"djangoops-backup snapshots {APP}") == before  # nothing was written off-site
+
+
+def test_offsite_retention_keeps_exactly_the_snapshots_the_policy_names(host):
+    """Snapshots of the last five weeks, one a day, made as the nightly job would have: the
+    prune job's command (cron) leaves the newest of today and of the two days before
+    (keep_daily 3) and this week's and last week's newest (keep_weekly 2)."""
+    on(host, PG_HOST)
+    today = datetime.datetime.now(datetime.UTC).replace(hour=3, minute=30, second=0, microsecond=0)
+    days = [today - datetime.timedelta(days=n) for n in range(1, 15)]
+    made = (
+        "import importlib.machinery, importlib.util, sys\n"
+        "loader = importlib.machinery.SourceFileLoader('b', '/usr/local/sbin/djangoops-backup')\n"
+        "b = importlib.util.module_from_spec(importlib.util.spec_from_loader('b', loader)); loader.exec_module(b)\n"
+        "config = b.load(sys.argv[1])\n"
+        "for when in sys.argv[2:]:\n"
+        "    b.restic(config, 'backup', '--host', config['app'], '--time', when.replace('T', ' '), '/etc/hostname')\n"
+    )
+    stamps = " ".join(day.strftime("%Y-%m-%dT%H:%M:%S") for day in days)
+    host.run_expect([0], f"python3 -c {shlex.quote(made)} {APP} {stamps}")
+    newest = host.check_output(f"djangoops-backup snapshots {APP}").splitlines()[-1].split()[0]
+    entry = host.file(f"/etc/cron.d/djangoops-backup-{APP}").content_string
+    prune = next(line for line in entry.splitlines() if line.endswith(f"prune {APP}")).split(" root ", 1)[1]
+    host.run_expect([0], prune)
+    rows = [line.split() for line in host.check_output(f"djangoops-backup snapshots {APP}").splitlines()]
+    kept_days = sorted(row[1][:10] for row in rows)
+    last_week = next(day for day in days if day.isocalendar()[:2] < today.isocalendar()[:2])
+    expected = sorted({today.date().isoformat(), days[0].date().isoformat(), days[1].date().isoformat(), last_week.date().isoformat()})
+    assert kept_days == expected, rows
+    assert newest in [row[0] for row in rows]
+    status = json.loads(host.file(f"{BACKUPS}/status.json").content_string)
+    assert status["offsite_prune"]["ok"] is True
+    check = next(line for line in entry.splitlines() if line.endswith(f"check {APP}")).split(" root ", 1)[1]
+    host.run_expect([0], check)
+    assert json.loads(host.file(f"{BACKUPS}/status.json").content_string)["offsite_check"]["ok"] is True
 
 
 def test_sqlite_backups_taken_while_rows_are_written_are_consistent(host):
