@@ -313,7 +313,7 @@ def _app_ports(variables):
 def firewall_rules(hostvars, groups, host):
     """The incoming TCP a host of the topology admits (the firewall role's firewall_rules): HTTP
     and HTTPS on load balancers; the app servers' ports from the load balancers on other hosts;
-    PostgreSQL and Redis from the app and worker hosts, where they serve something."""
+    PostgreSQL, Redis and RabbitMQ from the app and worker hosts, where they serve something."""
     variables = hostvars[host]
     balancers = [h for h in groups.get("loadbalancers", []) if h != host]
     clients = []
@@ -345,12 +345,20 @@ def firewall_rules(hostvars, groups, host):
                 "comment": "Redis, from the app and worker hosts",
             }
         )
+    if host in groups.get("rabbitmq", []) and variables.get("rabbitmq_apps") and client_sources:
+        rules.append(
+            {
+                "port": int(variables.get("rabbitmq_port", 5672)),
+                "sources": client_sources,
+                "comment": "RabbitMQ (AMQP), from the app and worker hosts",
+            }
+        )
     return rules + _exporter_rules(hostvars, groups, host)
 
 
 # The exporters a monitored host runs, by what it serves, and their ports (exporters_ports).
 EXPORTER_PORTS = {"node": 9100, "nginx": 9113, "postgresql": 9187, "redis": 9121}
-SITE_GROUPS = ("loadbalancers", "appservers", "databases", "redis", "workers", "monitoring")
+SITE_GROUPS = ("loadbalancers", "appservers", "databases", "redis", "rabbitmq", "workers", "monitoring")
 
 
 def _site_hosts(groups):

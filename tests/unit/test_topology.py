@@ -203,5 +203,7 @@ def test_one_host_backs_up_a_shared_database_and_each_host_its_own():
         hostvars[host]["djangoops_backup_host"] = "app2"
     assert [backup_host(hostvars, groups, "shop", host) for host in ("app1", "app2", "worker1")] == ["app2"] * 3
     hostvars["app1"]["djangoops_backup_host"] = "solo"
-    with pytest.raises(ValueError, match="djangoops_backup_host is solo, which does not run shop on the same database: choose one of app1, app2"):
+    with pytest.raises(
+        ValueError, match="djangoops_backup_host is solo, which does not run shop on the same database: choose one of app1, app2"
+    ):
         backup_host(hostvars, groups, "shop", "app1")

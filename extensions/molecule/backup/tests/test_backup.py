@@ -86,8 +86,34 @@ def test_data_services_run_in_a_sandbox(host, unit, ceiling, figure):
     assert score <= ceiling, output
 
 
-def test_a_celery_task_runs_and_writes_its_row(host):
-    on(host, PG_HOST)
+def test_rabbitmq_refuses_guest_and_keeps_each_app_to_its_virtual_host(host):
+    on(host, SQLITE_HOST)
+    assert host.service("rabbitmq-server").is_running
+    users = host.check_output("rabbitmqctl --quiet list_users")
+    assert "guest" not in users
+    assert re.search(rf"^{APP}\s", users, re.MULTILINE)
+    assert host.check_output(f"rabbitmqctl --quiet list_user_permissions {APP}").split() == [APP, ".*", ".*", ".*"]
+    # From the app itself, as a client would: guest is refused, the app's URL connects.
+    probe = (
+        "import os, kombu\n"
+        "try:\n    kombu.Connection('amqp://guest:guest@127.0.0.1:5672//').connect(); print('guest connected')\n"
+        "except Exception as error:\n    print('guest refused', type(error).__name__)\n"
+        "c = kombu.Connection(os.environ['CELERY_BROKER_URL']); c.connect(); print('app connected', c.transport.driver_type)"
+    )
+    out = host.check_output(f"{MANAGE} shell --no-imports -c {shlex.quote(probe)}")
+    assert "guest refused AccessRefused" in out, out
+    assert "app connected amqp" in out, out
+    # AMQP on the addresses given only; the node's own ports on loopback.
+    listening = host.check_output("ss -Hltn")
+    for port in (5672, 25672):
+        addresses = {line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines() if line.split()[3].endswith(f":{port}")}
+        assert addresses, (port, listening)
+        assert not addresses & {"0.0.0.0", "*", "[::]"}, (port, addresses)  # noqa: S104  the wildcards it must not bind
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_a_celery_task_runs_and_writes_its_row(host, broker):
+    on(host, PG_HOST if broker == "redis" else SQLITE_HOST)
     text = f"celery-{uuid.uuid4().hex[:8]}"
     shell(host, f"from notes.tasks import add_note; print(add_note.delay({text!r}).id)")
     code = f"from notes.models import Note; print(Note.objects.filter(text={text!r}).count())"
