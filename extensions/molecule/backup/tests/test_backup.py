@@ -6,6 +6,7 @@ backup that cannot reach its database fails loudly."""
 
 import datetime
 import json
+import os
 import re
 import shlex
 import time
@@ -20,6 +21,8 @@ MANAGE = f"/srv/{APP}/bin/manage"
 BACKUPS = f"/var/backups/djangoops/{APP}"
 PG_HOST = "backup-debian12"
 SQLITE_HOST = "backup-debian13"
+# The site's hosts: the SFTP host is the tests' tool, checked through the backups only.
+testinfra_hosts = [f"ansible://djangoops?ansible_inventory={os.environ.get('MOLECULE_INVENTORY_FILE', '')}"]
 
 
 def on(host, name):
