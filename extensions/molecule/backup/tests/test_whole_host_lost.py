@@ -59,11 +59,14 @@ def replace_with_a_bare_container(name):
         argv += ["--volume", bind]
     for path, options in (host_config.get("Tmpfs") or {}).items():
         argv += ["--tmpfs", f"{path}:{options}" if options else path]
-    networks = list(spec["NetworkSettings"]["Networks"])
+    # The scenario's own network first: its DNS names the SFTP host.
+    networks = sorted(spec["NetworkSettings"]["Networks"], key=lambda network: network == "bridge")
     argv += ["--network", networks[0]]
     argv += [config["Image"], *config["Cmd"]]
     subprocess.run(["docker", "rm", "--force", name], check=True, capture_output=True)
     subprocess.run(argv, check=True, capture_output=True)
+    for network in networks[1:]:
+        subprocess.run(["docker", "network", "connect", network, name], check=True, capture_output=True)
     for _attempt in range(60):
         probe = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True, check=False)
         if probe.stdout.strip() in ("running", "degraded"):
