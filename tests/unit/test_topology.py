@@ -68,6 +68,10 @@ def test_the_firewall_opens_each_port_to_the_hosts_that_need_it_only():
     assert rules("app2") == {8000: ["10.0.0.10"]}
     assert rules("db1") == {5432: ["10.0.0.11", "10.0.0.14", "10.1.0.12"], 6379: ["10.0.0.11", "10.0.0.14", "10.1.0.12"]}
     assert rules("worker1") == {}
+    # A RabbitMQ broker admits AMQP from the app and worker hosts alone.
+    broker = {**HOSTVARS, "mq1": {**facts("10.0.0.15"), "rabbitmq_apps": [{"name": "shop"}]}}
+    amqp = {rule["port"]: rule["sources"] for rule in firewall_rules(broker, {**GROUPS, "rabbitmq": ["mq1"]}, "mq1")}
+    assert amqp == {5672: ["10.0.0.11", "10.0.0.14", "10.1.0.12"]}
 
 
 def test_the_firewall_opens_split_mode_ports_and_none_on_a_single_host():
