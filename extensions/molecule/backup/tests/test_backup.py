@@ -106,9 +106,9 @@ def test_rabbitmq_refuses_guest_and_keeps_each_app_to_its_virtual_host(host):
     out = host.check_output(f"{MANAGE} shell --no-imports -c {shlex.quote(probe)}")
     assert "guest refused AccessRefused" in out, out
     assert "app connected amqp" in out, out
-    # AMQP on the addresses given only; the node's own ports on loopback.
+    # AMQP on the addresses given only; the node's distribution port and Erlang's port mapper on loopback.
     listening = host.check_output("ss -Hltn")
-    for port in (5672, 25672):
+    for port in (5672, 25672, 4369):
         addresses = {line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines() if line.split()[3].endswith(f":{port}")}
         assert addresses, (port, listening)
         assert not addresses & {"0.0.0.0", "*", "[::]"}, (port, addresses)  # noqa: S104  the wildcards it must not bind
