@@ -1,0 +1,51 @@
+"""The app's folders checked with one stat: the file module runs only for those stat shows
+missing or different, read from stat's real output (modes like 2750 and 751)."""
+
+import os
+import subprocess
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+from conftest import role_vars
+
+
+def template(variables, expression):
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the folders belong to root")
+def test_only_missing_or_different_folders_are_fixed(tmp_path):
+    variables = role_vars("django_app")
+    variables.update(
+        django_app_name="shop",
+        django_app_root=str(tmp_path / "srv" / "shop"),
+        django_app_config_dir=str(tmp_path / "etc" / "djangoops" / "shop"),
+        django_app_user="root",
+        django_app_group="root",
+        django_app_web_group="root",
+        django_app_shared_paths=["exports", "media/reports"],
+    )
+    dirs = template(variables, "{{ __django_app_dirs }}")
+    assert [d["path"] for d in dirs][-2:] == [f"{tmp_path}/srv/shop/shared/tree/exports", f"{tmp_path}/srv/shop/shared/tree/media/reports"]
+
+    def stat_lines():
+        result = subprocess.run(
+            ["stat", "--format", "%n|%U|%G|%a|%F", *[d["path"] for d in dirs]], capture_output=True, text=True, check=False
+        )
+        return result.stdout.splitlines()
+
+    variables["__django_app_dirs_now"] = {"stdout_lines": stat_lines()}
+    assert len(template(variables, "{{ __django_app_dirs_to_fix }}")) == len(dirs)  # none exists yet
+    for entry in dirs:
+        os.makedirs(entry["path"], exist_ok=True)
+        os.chmod(entry["path"], int(entry["mode"], 8))
+    variables["__django_app_dirs_now"] = {"stdout_lines": stat_lines()}
+    assert template(variables, "{{ __django_app_dirs_to_fix }}") == []
+    assert any(d["mode"] == "2750" for d in dirs)  # the media folder's setgid bit is compared too
+    changed, removed = dirs[1]["path"], dirs[-1]["path"]
+    os.chmod(changed, 0o700)
+    os.rmdir(removed)
+    variables["__django_app_dirs_now"] = {"stdout_lines": stat_lines()}
+    assert [d["path"] for d in template(variables, "{{ __django_app_dirs_to_fix }}")] == [changed, removed]
