@@ -95,7 +95,7 @@ def test_rabbitmq_refuses_guest_and_keeps_each_app_to_its_virtual_host(host):
     users = host.check_output("rabbitmqctl --quiet list_users")
     assert "guest" not in users
     assert re.search(rf"^{APP}\s", users, re.MULTILINE)
-    assert host.check_output(f"rabbitmqctl --quiet list_user_permissions {APP}").split() == [APP, ".*", ".*", ".*"]
+    assert host.check_output(f"rabbitmqctl --quiet --no-table-headers list_user_permissions {APP}").split() == [APP, ".*", ".*", ".*"]
     # From the app itself, as a client would: guest is refused, the app's URL connects.
     probe = (
         "import os, kombu\n"
