@@ -438,7 +438,7 @@ def snapshots(config):
     """The app's off-site snapshots, oldest first: (short id, time, backup folder name)."""
     listed = json.loads(restic(config, "snapshots", "--json", "--host", config["app"]).stdout or "[]")
     rows = []
-    for item in listed:
+    for item in sorted(listed, key=lambda snapshot: snapshot["time"]):  # one time zone: the host's
         name = next((tag.split("=", 1)[1] for tag in item.get("tags") or [] if tag.startswith("backup=")), "")
         rows.append((item["short_id"], item["time"], name, item["id"]))
     return rows

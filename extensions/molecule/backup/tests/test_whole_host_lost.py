@@ -50,6 +50,8 @@ def replace_with_a_bare_container(name):
     argv = ["docker", "run", "--detach", "--name", name, "--hostname", config["Hostname"]]
     for key, value in (config.get("Labels") or {}).items():
         argv += ["--label", f"{key}={value}"]
+    for variable in config.get("Env") or []:
+        argv += ["--env", variable]
     for capability in host_config.get("CapAdd") or []:
         argv += ["--cap-add", capability]
     for option in host_config.get("SecurityOpt") or []:
