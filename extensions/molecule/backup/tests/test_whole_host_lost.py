@@ -1,8 +1,8 @@
 """Disaster recovery, as an operator lives it: Debian 12's host (PostgreSQL, Redis, Celery) is
 lost with everything on it, its local backups included. A bare container of the same name takes
-its place, site.yml converges it (the stack and this app), and playbooks/restore.yml brings the app back from the off-site
-repository: the same rows, the same media, and a session made before the loss still logged in,
-because the app's generated SECRET_KEY came back with them.
+its place, site.yml converges it (the stack and this app), and playbooks/restore.yml brings the
+app back from the off-site repository: the same rows, the same media, and a session made before
+the loss still logged in, because the app's generated SECRET_KEY came back with them.
 
 This file runs last: it replaces the host the other files check."""
 
