@@ -91,7 +91,7 @@ def test_a_lost_host_comes_back_from_the_offsite_copy(host, figure):
     )
     assert login.stdout.startswith("HTTP/2 302"), login.stdout[:300]
     session = re.search(r"\tsessionid\t(\S+)", host.file(client.jar).content_string).group(1)
-    status, body = parse(client.curl("--include", "--cookie", f"sessionid={session}", path="/admin/"))
+    status, _headers, body = parse(client.curl("--include", "--cookie", f"sessionid={session}", path="/admin/"))
     assert status == 200
     assert "Site administration" in body
     shell(host, "from notes.models import Note; Note.objects.bulk_create([Note(text=f'kept {i}') for i in range(25)]); print(1)")
@@ -123,7 +123,7 @@ def test_a_lost_host_comes_back_from_the_offsite_copy(host, figure):
     )
 
     assert state(new) == (rows, media)
-    status, body = parse(Client(new).curl("--include", "--cookie", f"sessionid={session}", path="/admin/"))
+    status, _headers, body = parse(Client(new).curl("--include", "--cookie", f"sessionid={session}", path="/admin/"))
     assert status == 200, body[:500]
     assert "Site administration" in body  # still logged in: the same SECRET_KEY signs the session
     assert Client(new).get("/healthz")[0] == 200
