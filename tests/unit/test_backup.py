@@ -27,6 +27,25 @@ def tool():
     return module
 
 
+def app_config(tmp_path, media, database, **settings):
+    """backup.json as the role writes it, for an app on SQLite run as root."""
+    return {
+        "app": "unit",
+        "user": "root",
+        "group": "root",
+        "media_group": "root",
+        "env_file": "/dev/null",
+        "media_root": str(media),
+        "backup_dir": str(tmp_path / "backups"),
+        "log_file": str(tmp_path / "backup.log"),
+        "keep_daily": 7,
+        "keep_weekly": 4,
+        "remote": "",
+        "database": {"engine": "sqlite", "path": str(database)},
+        **settings,
+    }
+
+
 def folders(tmp_path, stamps):
     made = []
     for stamp in stamps:
@@ -94,20 +113,7 @@ def test_backup_then_restore_brings_rows_and_media_back(tool, tmp_path):
     with sqlite3.connect(database) as db:
         db.execute("CREATE TABLE note (text TEXT)")
         db.executemany("INSERT INTO note VALUES (?)", [("one",), ("two",)])
-    config = {
-        "app": "unit",
-        "user": "root",
-        "group": "root",
-        "media_group": "root",
-        "env_file": "/dev/null",
-        "media_root": str(media),
-        "backup_dir": str(tmp_path / "backups"),
-        "log_file": str(tmp_path / "backup.log"),
-        "keep_daily": 7,
-        "keep_weekly": 4,
-        "remote": "",
-        "database": {"engine": "sqlite", "path": str(database)},
-    }
+    config = app_config(tmp_path, media, database)
     assert tool.backup(config) == 0
     status = json.loads((tmp_path / "backups" / "status.json").read_text())
     assert status["ok"]
@@ -139,27 +145,19 @@ def offsite_site(tmp_path, password="offsite-unit-password-0123456789"):  # noqa
     (etc / "secret_key").write_text("key-of-the-lost-host\n")
     (etc / "env").write_text("DJANGO_SECRET_KEY='key-of-the-lost-host'\nSECRET_KEY='key-of-the-lost-host'\nOTHER='kept'\n")
     (etc / "restic.password").write_text(password + "\n")
-    return {
-        "app": "unit",
-        "user": "root",
-        "group": "root",
-        "media_group": "root",
-        "env_file": str(etc / "env"),
-        "secret_key_file": str(etc / "secret_key"),
-        "media_root": str(media),
-        "backup_dir": str(tmp_path / "backups"),
-        "log_file": str(tmp_path / "backup.log"),
-        "keep_daily": 7,
-        "keep_weekly": 4,
-        "remote": "",
-        "database": {"engine": "sqlite", "path": str(database)},
-        "offsite": {
+    return app_config(
+        tmp_path,
+        media,
+        database,
+        env_file=str(etc / "env"),
+        secret_key_file=str(etc / "secret_key"),
+        offsite={
             "repository": str(tmp_path.parent / "offsite-repository"),
             "password_file": str(etc / "restic.password"),
             "cache_dir": str(tmp_path / "cache"),
             "keep": {"daily": 3, "weekly": 2, "monthly": 0},
         },
-    }
+    )
 
 
 def media_sums(config):
