@@ -11,7 +11,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 1
 # Longest first, so that the two slots end close together.
-SCENARIOS ?= cluster servers apache releases default backup acme
+SCENARIOS ?= backup servers cluster default releases apache acme
 
 .PHONY: help venv lint sanity docs unit molecule compat test demo demo-clean images build clean bench bench-servers
 
