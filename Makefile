@@ -48,6 +48,7 @@ docs: venv
 	scripts/docs
 
 unit: venv
+	scripts/testbed unit-tools
 	pytest tests/unit
 
 images: venv
