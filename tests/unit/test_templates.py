@@ -242,6 +242,7 @@ def settings_namespace(**overrides):
         "TEMPLATES": [
             {"BACKEND": "django.template.backends.django.DjangoTemplates", "OPTIONS": {"loaders": ["a.Loader"]}},
         ],
+        "MIDDLEWARE": ["django.middleware.security.SecurityMiddleware", "django.contrib.sessions.middleware.SessionMiddleware"],
     }
     env = {"DJANGO_SECRET_KEY": "k" * 60, "DJANGO_SECRET_KEY_FALLBACKS": "old1 old2", "DJANGO_CACHE_LOCATION": "redis://r:6379/1"}
     saved = {name: os.environ.get(name) for name in env}
@@ -293,6 +294,18 @@ def test_settings_for_postgresql_redis_mail_and_a_log_file():
     )
     assert "pw-not-rendered" not in source
     assert "mail-pw" not in source
+    # A database host that stops answering costs a request seconds, not minutes.
+    assert (db["OPTIONS"]["connect_timeout"], db["OPTIONS"]["tcp_user_timeout"], db["OPTIONS"]["keepalives"]) == (2, 5000, 1)
+    assert ns["CACHES"]["default"]["OPTIONS"] == {"socket_connect_timeout": 1, "socket_timeout": 2}
+    assert ns["MIDDLEWARE"] == [
+        "django.middleware.security.SecurityMiddleware",
+        "exampleproject.djangoops_middleware.ServiceUnavailableMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+    ]
+    _, own = settings_namespace(django_app_database={"engine": "postgresql", "options": {"connect_timeout": 5, "sslmode": "require"}})
+    assert own["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 5
+    assert own["DATABASES"]["default"]["OPTIONS"]["sslmode"] == "require"
+    assert own["DATABASES"]["default"]["OPTIONS"]["keepalives_idle"] == 10
     assert ns["CACHES"]["default"]["LOCATION"] == "redis://r:6379/1"
     assert ns["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
     assert (ns["EMAIL_HOST"], ns["EMAIL_PORT"], ns["EMAIL_USE_TLS"]) == ("smtp.example.test", 587, True)
