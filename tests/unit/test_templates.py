@@ -286,7 +286,7 @@ def test_settings_for_postgresql_redis_mail_and_a_log_file():
     )
     db = ns["DATABASES"]["default"]
     assert (db["ENGINE"], db["NAME"], db["USER"], db["HOST"], db["PORT"]) == (
-        "django.db.backends.postgresql",
+        "exampleproject.djangoops_postgresql",
         "example",
         "example",
         "db1",
