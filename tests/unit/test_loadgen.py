@@ -8,6 +8,9 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
+import typing
+from urllib.parse import parse_qs
 
 import pytest
 from cryptography import x509
@@ -21,14 +24,41 @@ LOADGEN = ROOT / "extensions/molecule/shared/loadgen.py"
 
 
 class Healthz(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    """/healthz as the collection answers it, and a form on / that takes a post only with the
+    CSRF cookie and token the page gave, as Django's does. /stall answers after 1.2 s the first
+    time, at once after that."""
 
-    def do_GET(self):
-        body = json.dumps({"release": "r1"}).encode()
-        self.send_response(200)
+    protocol_version = "HTTP/1.1"
+    posts: typing.ClassVar[list] = []
+    stalled: typing.ClassVar[list] = []
+
+    def answer(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/":
+            page = b'<form method="post"><input name="csrfmiddlewaretoken" value="token-1"></form>'
+            self.answer(200, page, [("Set-Cookie", "csrftoken=secret-1; Path=/; Secure")])
+            return
+        if self.path == "/stall" and not Healthz.stalled:
+            Healthz.stalled.append(True)
+            time.sleep(1.2)
+        self.answer(200, json.dumps({"release": "r1", "host": "h1"}).encode())
+
+    def do_POST(self):
+        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        good = (
+            self.headers["Cookie"] == "csrftoken=secret-1"
+            and form["csrfmiddlewaretoken"] == ["token-1"]
+            and self.headers["Origin"] == "https://loadgen.test"
+        )
+        Healthz.posts.append(good)
+        self.answer(302 if good else 403, headers=[("Location", "/")])
 
     def log_message(self, *_args):
         pass
@@ -86,3 +116,22 @@ def test_without_a_rate_the_connections_send_as_fast_as_they_can(https_port, tmp
     assert figures["rate_limit"] is None
     # This test server answers about 90 a second here: far above the paced run's 10.
     assert figures["sent"] > 60, figures
+
+
+def test_form_posts_carry_the_pages_csrf_and_a_stall_shows_in_the_latency(https_port, tmp_path):
+    Healthz.posts.clear()
+    figures = load(
+        https_port, tmp_path, "--clients", "2", "--rate", "20", "--seconds", "3", "--post-every", "3",
+        "--path", "/", "--path", "/healthz", "--path", "/stall",
+    )  # fmt: skip
+    # Every post was accepted (redirected) and counted as answered.
+    assert Healthz.posts, figures
+    assert all(Healthz.posts), Healthz.posts
+    assert figures["non_2xx"] == 0, figures
+    assert figures["hosts"]["h1"]["answers"] > 0
+    # /stall held its connection 1.2 s once: the slowest request says so (and the one after it,
+    # due while it waited), the median does not.
+    assert figures["latency_ms"]["max"] >= 1200, figures["latency_ms"]
+    assert figures["latency_ms"]["p50"] < 1000, figures["latency_ms"]
+    assert sum(second[0] for second in figures["timeline"].values()) == figures["sent"]
+    assert max(second[2] for second in figures["timeline"].values()) >= 1200

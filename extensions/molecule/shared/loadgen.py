@@ -6,7 +6,10 @@ reload or a restart fails.
 
 --clients threads each keep one TLS connection to 127.0.0.1:--port (the site's name as SNI and
 Host) and send GETs on it, alternating the paths given with --path (default / and /healthz);
-a connection the server closes is opened again. With --rate, the connections together send
+a connection the server closes is opened again. With --post-every N, every Nth request of a
+connection is instead the example's form posted to / (a new note: a database write, with the
+CSRF cookie and token a GET of / gave that connection), which counts as answered when it is
+redirected. With --rate, the connections together send
 that many requests per second at most, each waiting its turn: requests keep arriving throughout
 a deploy without taking every CPU from it. A GET whose kept-alive connection the server
 closed before answering (nginx closes its idle ones when it reloads) is sent once more on a new
@@ -14,14 +17,19 @@ connection, as browsers, curl and urllib3 do; those are counted apart, and fail 
 second try fails too. The load ends after --seconds at the latest,
 earlier when --stop-file appears or on SIGINT/SIGTERM. It prints one line of figures and, with
 --json, writes them: requests sent, answered 2xx, answered otherwise (by status), failed at the
-socket (by error), the requests per second, and each release /healthz named, with the second it
-was first and last seen, so a run shows the switch from one release to the next.
+socket (by error), the requests per second, and each release and host /healthz named, with the
+second it was first and last seen, so a run shows the switch from one release to the next.
+Each request's time counts from when it was due (with --rate), so a stalled server shows in
+the figures even while no request is sent: the latency's p50, p99 and maximum, and a timeline
+of each second's requests, answered ones and slowest time, keyed by the second since the start
+(`started_monotonic` is that start on the machine's monotonic clock, for lining up events).
 Nothing but 127.0.0.1 is contacted.
 """
 
 import argparse
 import http.client
 import json
+import re
 import signal
 import socket
 import ssl
@@ -30,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 # A kept-alive connection that the server closed before this request's answer began.
 STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -46,6 +55,13 @@ class LoopbackHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
+def page_csrf(response, body):
+    """The CSRF cookie and the form's token of the example's page, or None."""
+    cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    return (cookie.group(1), token.group(1).decode()) if cookie and token else None
+
+
 class Load:
     def __init__(self, args):
         self.args = args
@@ -56,21 +72,31 @@ class Load:
         self.statuses = Counter()
         self.errors = Counter()
         self.releases = {}
+        self.hosts = {}
+        self.latencies = []
+        self.timeline = {}
         self.failures = []
         self.retried = 0
         self.context = ssl.create_default_context(cafile=args.cacert) if args.cacert else ssl._create_unverified_context()  # noqa: S323  a load tool; --cacert verifies
         self.started = time.monotonic()
 
-    def record(self, path, status=None, body=b"", error=None):
-        elapsed = round(time.monotonic() - self.started, 1)
+    def record(self, path, due, status=None, body=b"", error=None, method="GET"):
+        now = time.monotonic()
+        elapsed = round(now - self.started, 1)
+        answered = status is not None and (200 <= status < 300 or (method == "POST" and 300 <= status < 400))
         with self.lock:
             self.sent += 1
+            self.latencies.append(now - due)
+            second = self.timeline.setdefault(int(due - self.started), [0, 0, 0])
+            second[0] += 1
+            second[1] += answered
+            second[2] = max(second[2], round((now - due) * 1000))
             if error is not None:
                 self.errors[error] += 1
                 if len(self.failures) < 20:
                     self.failures.append({"second": elapsed, "path": path, "error": error})
                 return
-            if 200 <= status < 300:
+            if answered:
                 self.ok += 1
             else:
                 self.statuses[str(status)] += 1
@@ -79,16 +105,20 @@ class Load:
             if path.startswith("/healthz") and status == 200:
                 try:
                     release = json.loads(body).get("release", "?")
+                    host = json.loads(body).get("host", "?")
                 except ValueError:
-                    release = "?"
-                seen = self.releases.setdefault(release, {"first": elapsed, "last": elapsed, "answers": 0})
-                seen["last"] = elapsed
-                seen["answers"] += 1
+                    release = host = "?"
+                for table, name in ((self.releases, release), (self.hosts, host)):
+                    seen = table.setdefault(name, {"first": elapsed, "last": elapsed, "answers": 0})
+                    seen["last"] = elapsed
+                    seen["answers"] += 1
 
     def client(self, offset):
         paths = self.args.path
         index = offset
         connection, used = None, 0
+        # The CSRF cookie and token a GET of / gave this connection, for its form posts.
+        csrf = None
         # With --rate, each connection sends one request every `interval` seconds, the connections
         # staggered across that interval.
         interval = self.args.clients / self.args.rate if self.args.rate else 0
@@ -98,14 +128,27 @@ class Load:
                 pause = due - time.monotonic()
                 if pause > 0 and self.stop.wait(pause):
                     break
-                due = max(due + interval, time.monotonic())
-            path = paths[index % len(paths)]
+                sent_due, due = due, max(due + interval, time.monotonic())
+            else:
+                sent_due = time.monotonic()
             index += 1
+            post = bool(self.args.post_every) and index % self.args.post_every == 0 and csrf is not None
+            path = "/" if post else paths[index % len(paths)]
+            method, headers, payload = "GET", {"User-Agent": "djangoops-loadgen"}, None
+            if post:
+                method = "POST"
+                payload = urlencode({"csrfmiddlewaretoken": csrf[1], "text": f"loadgen {offset}-{index}"})
+                headers.update({
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"csrftoken={csrf[0]}",
+                    "Origin": f"https://{self.args.site}",
+                    "Referer": f"https://{self.args.site}/",
+                })  # fmt: skip
             for attempt in (1, 2):
                 if connection is None:
                     connection, used = LoopbackHTTPSConnection(self.args.site, self.args.port, self.context, self.args.timeout), 0
                 try:
-                    connection.request("GET", path, headers={"User-Agent": "djangoops-loadgen"})
+                    connection.request(method, path, body=payload, headers=headers)
                     response = connection.getresponse()
                     body = response.read()
                 except STALE_CONNECTION as exc:
@@ -114,19 +157,21 @@ class Load:
                     # The server closed a kept-alive connection as this request went out (nginx
                     # does with its idle ones when it reloads): like browsers, curl and urllib3,
                     # send an idempotent request once more on a new connection; count it.
-                    if attempt == 1 and used > 0:
+                    if attempt == 1 and used > 0 and method == "GET":
                         with self.lock:
                             self.retried += 1
                         continue
-                    self.record(path, error=exc.__class__.__name__)
+                    self.record(path, sent_due, error=exc.__class__.__name__, method=method)
                     break
                 except (OSError, http.client.HTTPException) as exc:
                     connection.close()
                     connection = None
-                    self.record(path, error=exc.__class__.__name__)
+                    self.record(path, sent_due, error=exc.__class__.__name__, method=method)
                     break
                 used += 1
-                self.record(path, status=response.status, body=body)
+                self.record(path, sent_due, status=response.status, body=body, method=method)
+                if method == "GET" and path == "/" and response.status == 200:
+                    csrf = page_csrf(response, body) or csrf
                 if response.will_close:
                     connection.close()
                     connection = None
@@ -167,8 +212,21 @@ class Load:
             "errors": dict(self.errors),
             "requests_per_second": round(self.sent / seconds, 1) if seconds else 0,
             "releases": self.releases,
+            "hosts": self.hosts,
+            "started_monotonic": self.started,
+            "latency_ms": latency_ms(self.latencies),
+            "timeline": {second: self.timeline[second] for second in sorted(self.timeline)},
             "first_failures": self.failures,
         }
+
+
+def latency_ms(latencies):
+    """p50, p99 and the maximum of the requests' times, in milliseconds."""
+    if not latencies:
+        return {"p50": None, "p99": None, "max": None}
+    ordered = sorted(latencies)
+    pick = lambda share: round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)  # noqa: E731
+    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 1)}
 
 
 def main():
@@ -178,6 +236,7 @@ def main():
     parser.add_argument("--path", action="append", help="a path to request (repeat; default / and /healthz)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (default 8)")
     parser.add_argument("--rate", type=float, default=0, help="requests per second, all connections together (default: no limit)")
+    parser.add_argument("--post-every", type=int, default=0, help="every Nth request of a connection posts the form of / (default: none)")
     parser.add_argument("--seconds", type=float, default=60, help="the longest the load runs (default 60)")
     parser.add_argument("--stop-file", help="end the load as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=15, help="seconds a request may take (default 15)")
