@@ -35,16 +35,18 @@ def run_playbook(name, *extra_vars, limit=None, tags=None, verbose=False, timeou
     return " ".join((result.stdout + result.stderr).split()), result.returncode
 
 
-def under_load(port, action, tmp_path, clients=8, seconds=1500, rate=100):
+def under_load(port, action, tmp_path, clients=8, seconds=1500, rate=100, post_every=0):
     """Run action() while loadgen drives the site on a published loopback port: loadgen's figures
     (its JSON) and action's result. The load starts before the action and ends after it. `rate`
     (requests per second) keeps requests arriving throughout without starving the action of CPU:
-    at full speed, the load stretched a code-only deploy to 540-625 s on a 2-core machine."""
+    at full speed, the load stretched a code-only deploy to 540-625 s on a 2-core machine.
+    post_every: every Nth request of a connection posts the example's form (loadgen)."""
     stop = tmp_path / "stop"
     figures = tmp_path / "load.json"
     load = subprocess.Popen(
         [sys.executable, str(LOADGEN), "--port", str(port), "--site", SITE, "--clients", str(clients),
-         "--seconds", str(seconds), "--rate", str(rate), "--stop-file", str(stop), "--json", str(figures)],
+         "--seconds", str(seconds), "--rate", str(rate), "--stop-file", str(stop), "--json", str(figures),
+         "--post-every", str(post_every)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
