@@ -63,10 +63,11 @@ molecule: venv images
 compat: venv images
 	scripts/compat floor current
 
-# The scenarios and the compat runs share MOLECULE_JOBS slots: the two compat runs go last and
-# fill the slots the first scenarios to end leave.
-test: lint docs unit images
-	scripts/molecule-scenarios $(SCENARIOS) compat-floor compat-current
+# The checks (lint, docs, unit), the scenarios and the compat runs share MOLECULE_JOBS slots: the
+# checks take the first while the base images are built, the two compat runs go last and fill
+# the slots the first scenarios to end leave.
+test: venv
+	scripts/molecule-scenarios checks $(SCENARIOS) compat-floor compat-current
 
 demo: venv
 	scripts/testbed demo
