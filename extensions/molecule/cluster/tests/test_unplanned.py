@@ -62,7 +62,7 @@ def stopped_cleanly(name, unit, since):
     ) and "Killing" not in journal and "SIGKILL" not in journal
 
 
-def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_started(tmp_path):
+def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_started(tmp_path, figure):
     marks = {}
 
     def outage():
@@ -80,7 +80,11 @@ def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_s
     stopping = phase(figures, marks["stop"], marks["stopped"])
     gone = phase(figures, marks["stopped"], marks["start"])
     rejoining = phase(figures, marks["start"], marks["back"] + 20)
-    print(f"stopping {marks['stopped'] - marks['stop']:.1f} s: {stopping}; gone 20 s: {gone}; started again: {rejoining}")
+    figure(
+        f"app host stopped: {figures['non_2xx'] + figures['socket_errors']} of {figures['sent']} failed {figures['statuses']} {figures['errors']};"
+        f" stopping {marks['stopped'] - marks['stop']:.1f} s {stopping}; gone 20 s {gone};"
+        f" started, back {marks['back'] - marks['start']:.1f} s later, then 20 s {rejoining}; {APP2} answered {figures['hosts'].get(APP2)}"
+    )
     failed = figures["non_2xx"] + figures["socket_errors"]
     assert failed <= 3, figures
     # Out of the pool at once: nginx gives a silent host 500 ms, then leaves it out for 10 s.
@@ -92,7 +96,7 @@ def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_s
     assert clean, journal
 
 
-def test_the_database_stopped_for_20_s_fails_fast_with_503_and_the_site_heals(tmp_path):
+def test_the_database_stopped_for_20_s_fails_fast_with_503_and_the_site_heals(tmp_path, figure):
     marks = {}
 
     def outage():
@@ -108,7 +112,10 @@ def test_the_database_stopped_for_20_s_fails_fast_with_503_and_the_site_heals(tm
     away = phase(figures, marks["stop"], marks["back"])
     healing = phase(figures, marks["back"], marks["back"] + 5)
     healed = phase(figures, marks["back"] + 5, marks["back"] + 15)
-    print(f"away {marks['back'] - marks['stop']:.1f} s: {away}; first 5 s back: {healing}; then: {healed}; {figures['statuses']}")
+    figure(
+        f"database stopped: away {marks['back'] - marks['stop']:.1f} s {away}; first 5 s back {healing}; then {healed};"
+        f" statuses {figures['statuses']}, socket errors {figures['errors']}, latency {figures['latency_ms']}"
+    )
     # Every failure a quick 503 (Retry-After) from Django, none a gateway error or a timeout.
     assert set(figures["statuses"]) == {"503"}, figures["statuses"]
     assert figures["socket_errors"] == 0, figures
