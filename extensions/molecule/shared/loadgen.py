@@ -225,7 +225,10 @@ def latency_ms(latencies):
     if not latencies:
         return {"p50": None, "p99": None, "max": None}
     ordered = sorted(latencies)
-    pick = lambda share: round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)  # noqa: E731
+
+    def pick(share):
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
+
     return {"p50": pick(0.5), "p99": pick(0.99), "max": round(ordered[-1] * 1000, 1)}
 
 

@@ -76,7 +76,7 @@ def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_s
         marks["back"] = wait_for(lambda: on(APP2).run("systemctl is-active --quiet example.service").rc == 0, 90, "app2's service")
         time.sleep(20)
 
-    figures, _ = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
+    figures, _outage = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
     stopping = phase(figures, marks["stop"], marks["stopped"])
     gone = phase(figures, marks["stopped"], marks["start"])
     rejoining = phase(figures, marks["start"], marks["back"] + 20)
@@ -108,7 +108,7 @@ def test_the_database_stopped_for_20_s_fails_fast_with_503_and_the_site_heals(tm
         marks["back"] = wait_for(lambda: on(DB).run("pg_isready --quiet --host localhost").rc == 0, 90, "PostgreSQL")
         time.sleep(15)
 
-    figures, _ = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
+    figures, _outage = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
     away = phase(figures, marks["stop"], marks["back"])
     healing = phase(figures, marks["back"], marks["back"] + 5)
     healed = phase(figures, marks["back"] + 5, marks["back"] + 15)
