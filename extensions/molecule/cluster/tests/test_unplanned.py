@@ -62,21 +62,29 @@ def stopped_cleanly(name, unit, since):
     ) and "Killing" not in journal and "SIGKILL" not in journal
 
 
-def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_started(tmp_path, figure):
+def stop_under_load(name, until_back, after, tmp_path):
+    """Under LOAD: stop the container as a server powers off, leave it stopped for 20 s, start it,
+    wait until_back() says it is back, then keep the load on `after` seconds more. loadgen's
+    figures and the marks of each step (monotonic; "wall" is the stop's wall-clock time)."""
     marks = {}
 
     def outage():
         marks["stop"], marks["wall"] = time.monotonic(), time.time()
-        docker("stop", "--time", "90", APP2)
+        docker("stop", "--time", "90", name)
         marks["stopped"] = time.monotonic()
         time.sleep(20)
         marks["start"] = time.monotonic()
-        docker("start", APP2)
-        # Back in the pool by itself: after fail_timeout (10 s), nginx sends it a request again.
-        marks["back"] = wait_for(lambda: on(APP2).run("systemctl is-active --quiet example.service").rc == 0, 90, "app2's service")
-        time.sleep(20)
+        docker("start", name)
+        marks["back"] = wait_for(until_back, 90, f"{name} back")
+        time.sleep(after)
 
     figures, _outage = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
+    return figures, marks
+
+
+def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_started(tmp_path, figure):
+    # Back in the pool by itself: after fail_timeout (10 s), nginx sends it a request again.
+    figures, marks = stop_under_load(APP2, lambda: on(APP2).run("systemctl is-active --quiet example.service").rc == 0, 20, tmp_path)
     stopping = phase(figures, marks["stop"], marks["stopped"])
     gone = phase(figures, marks["stopped"], marks["start"])
     rejoining = phase(figures, marks["start"], marks["back"] + 20)
@@ -97,18 +105,7 @@ def test_an_app_host_that_stops_is_out_of_the_pool_in_seconds_and_rejoins_when_s
 
 
 def test_the_database_stopped_for_20_s_fails_fast_with_503_and_the_site_heals(tmp_path, figure):
-    marks = {}
-
-    def outage():
-        marks["stop"], marks["wall"] = time.monotonic(), time.time()
-        docker("stop", "--time", "90", DB)
-        marks["stopped"] = time.monotonic()
-        time.sleep(20)
-        docker("start", DB)
-        marks["back"] = wait_for(lambda: on(DB).run("pg_isready --quiet --host localhost").rc == 0, 90, "PostgreSQL")
-        time.sleep(15)
-
-    figures, _outage = site_client.under_load(lb_port(), outage, tmp_path, **LOAD)
+    figures, marks = stop_under_load(DB, lambda: on(DB).run("pg_isready --quiet --host localhost").rc == 0, 15, tmp_path)
     away = phase(figures, marks["stop"], marks["back"])
     healing = phase(figures, marks["back"], marks["back"] + 5)
     healed = phase(figures, marks["back"] + 5, marks["back"] + 15)
