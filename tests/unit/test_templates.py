@@ -642,6 +642,17 @@ def test_nginx_site_keeps_upstream_connections_alive():
     assert "non_idempotent;" not in site
 
 
+def test_a_pooled_site_shares_its_failed_hosts_and_connects_within_half_a_second():
+    pooled = render(
+        "nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12", pool=[{"host": "app1", "address": "10.0.0.11:8000"}])
+    )
+    assert "zone example_app 64k;" in pooled
+    assert "proxy_connect_timeout 500ms;" in pooled
+    alone = render("nginx", "etc/nginx/sites-available/site.conf.j2", nginx_vars("12"))
+    assert "zone " not in alone
+    assert "proxy_connect_timeout 5s;" in alone
+
+
 def test_nginx_split_mode_sends_the_websocket_paths_to_the_asgi_server():
     site = render(
         "nginx",
