@@ -234,7 +234,7 @@ def first_release(host):
 
 def test_a_code_only_deploy_under_load_fails_no_request(client, host, versions, tmp_path, first_release, figure):
     deploy = functools.partial(run_playbook, "deploy", f"django_app_source_path={versions['v2']}", limit=host.backend.get_hostname())
-    load, (output, rc) = under_load(published_port(host), deploy, tmp_path, clients=6, seconds=900, rate=50)
+    load, (output, rc) = under_load(published_port(host), deploy, tmp_path, clients=6, seconds=900)
     assert rc == 0, output[-3000:]
     assert live_release(host) != first_release
     assert "<h1>djangoops example v2</h1>" in client.get("/")[2]
