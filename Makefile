@@ -21,7 +21,7 @@ help:
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS)) + compat"
 	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
-	@echo "make compat      converge the demo from the oldest supported ansible-core and from the current release"
+	@echo "make compat      converge the demo from the current ansible release, then run it again from the oldest supported ansible-core"
 	@echo "make docs        the reference as HTML (.cache/docs/site/build/html/index.html)"
 	@echo "make lint | sanity | unit | molecule | images | build | venv | clean"
 
@@ -57,17 +57,17 @@ images: venv
 molecule: venv images
 	scripts/molecule-scenarios $(SCENARIOS)
 
-# The demo inventory converged (then run again, changing nothing) from the oldest ansible-core that
-# meta/runtime.yml claims, with only the collections galaxy.yml declares, and from the current
-# ansible release in a Debian 13 control-node container.
+# The demo inventory converged from the current ansible release in a Debian 13 control-node
+# container, then run again, changing nothing, from the oldest ansible-core that meta/runtime.yml
+# claims with only the collections galaxy.yml declares.
 compat: venv images
-	scripts/compat floor current
+	scripts/compat
 
 # The checks (lint, docs, unit), the scenarios and the compat runs share MOLECULE_JOBS slots: the
-# checks take the first while the base images are built, the two compat runs go last and fill
-# the slots the first scenarios to end leave.
+# checks take the first while the base images are built, compat goes last and fills the slot the
+# first scenario to end leaves.
 test: venv
-	scripts/molecule-scenarios checks $(SCENARIOS) compat-floor compat-current
+	scripts/molecule-scenarios checks $(SCENARIOS) compat
 
 demo: venv
 	scripts/testbed demo

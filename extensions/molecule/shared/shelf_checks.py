@@ -1,6 +1,6 @@
 """shared/shelf_project, a project laid out as teams already have them, deployed as it is (the
-backup and default scenarios deploy it in both settings modes on Debian 12 and 13, and import
-these tests). A user sees its pages through nginx, writes rows, and gets an export its worker
+backup scenario deploys it in both settings modes, on Debian 12 and 13, and imports these
+tests). A user sees its pages through nginx, writes rows, and gets an export its worker
 process writes into a folder of its own tree; the collection answers its health path; its own
 pins stay; its settings read the conventional variables in either mode."""
 
