@@ -173,7 +173,9 @@ def test_a_postgresql_backup_restores_rows_and_media(client, host):
     host.run_expect([0], "runuser -u postgres -- dropdb example")
     host.run_expect([0], f"find /srv/{APP}/shared/media -type f -delete")
     host.run_expect([0], f"systemctl start {APP}.socket {APP}.service {APP}-celery-worker {APP}-celery-beat")
-    assert client.get("/healthz")[0] == 503
+    # The first request waits for the restarted server to import Django: on a loaded machine that
+    # can outlast curl's 10 s, so a timeout here means "not yet".
+    assert answered(client, "/healthz") == 503
     output, rc = playbook("restore", "djangoops_only_apps=example", limit=PG_HOST)
     assert rc == 0, output[-3000:]
     assert f"restored from {status['backup']}" in output
@@ -181,6 +183,17 @@ def test_a_postgresql_backup_restores_rows_and_media(client, host):
     assert media_checksums(host) == media
     assert client.get("/healthz")[0] == 200
     assert host.service(f"{APP}-celery-worker").is_running
+
+
+def answered(client, path, seconds=60):
+    """The status of the first request to path that gets an answer within seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = client.curl("--output", "/dev/null", "--write-out", "%{http_code}", path=path)
+        if result.rc == 0 or time.monotonic() > deadline:
+            assert result.rc == 0, result.stderr
+            return int(result.stdout)
+        time.sleep(0.5)
 
 
 def test_a_backup_that_cannot_reach_its_database_fails_and_says_so(host):
