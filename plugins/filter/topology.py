@@ -311,8 +311,9 @@ def _app_ports(variables):
 
 
 def firewall_rules(hostvars, groups, host):
-    """The incoming TCP a host of the topology admits (the firewall role's firewall_rules): HTTP
-    and HTTPS on load balancers; the app servers' ports from the load balancers on other hosts;
+    """The incoming traffic a host of the topology admits (the firewall role's firewall_rules): HTTP
+    and HTTPS on load balancers, and VRRP between them where an address floats over them
+    (keepalived_virtual_address); the app servers' ports from the load balancers on other hosts;
     PostgreSQL, Redis and RabbitMQ from the app and worker hosts, where they serve something."""
     variables = hostvars[host]
     balancers = [h for h in groups.get("loadbalancers", []) if h != host]
@@ -324,6 +325,14 @@ def firewall_rules(hostvars, groups, host):
     if host in groups.get("loadbalancers", []):
         rules.append({"port": 80, "sources": [], "comment": "HTTP (redirects, ACME challenges)"})
         rules.append({"port": 443, "sources": [], "comment": "HTTPS"})
+        if variables.get("keepalived_virtual_address") and balancers:
+            rules.append(
+                {
+                    "protocol": "vrrp",
+                    "sources": [host_address(hostvars, h) for h in balancers],
+                    "comment": "VRRP (the floating address), from the other load balancers",
+                }
+            )
     if host in groups.get("appservers", []) and balancers:
         sources = [host_address(hostvars, h) for h in balancers]
         for port in _app_ports(variables):

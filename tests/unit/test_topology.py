@@ -92,6 +92,43 @@ def test_the_firewall_opens_split_mode_ports_and_none_on_a_single_host():
     assert [rule["port"] for rule in firewall_rules(hostvars, single, "one")] == [80, 443]
 
 
+def test_load_balancers_with_a_floating_address_admit_vrrp_from_each_other_only():
+    hostvars = {**HOSTVARS, "lb2": facts("10.0.0.20")}
+    groups = {**GROUPS, "loadbalancers": ["lb1", "lb2"]}
+    for host in ("lb1", "lb2"):
+        hostvars[host] = {**hostvars[host], "keepalived_virtual_address": "10.0.0.100/24"}
+    vrrp = [rule for rule in firewall_rules(hostvars, groups, "lb1") if rule.get("protocol") == "vrrp"]
+    assert [rule["sources"] for rule in vrrp] == [["10.0.0.20"]]
+    # Without a floating address, or with one load balancer, there is no VRRP to admit.
+    assert all("protocol" not in rule for rule in firewall_rules(HOSTVARS, GROUPS, "lb1"))
+    alone = {**HOSTVARS, "lb1": {**HOSTVARS["lb1"], "keepalived_virtual_address": "10.0.0.100/24"}}
+    assert all("protocol" not in rule for rule in firewall_rules(alone, GROUPS, "lb1"))
+
+
+def test_the_keepalived_configuration_floats_the_address_on_a_healthy_web_server():
+    variables = role_vars("keepalived")
+    variables.update(
+        keepalived_virtual_address="10.0.0.100/24",
+        keepalived_password="s3cret!",  # noqa: S106  a test value
+        keepalived_interface="eth0",
+        keepalived_source_address="10.0.0.10",
+        keepalived_peers=["10.0.0.20"],
+        keepalived_priority=150,
+    )
+    config = render("keepalived", "etc/keepalived/keepalived.conf.j2", variables)
+    assert "state BACKUP" in config
+    assert "nopreempt" in config
+    assert "unicast_src_ip 10.0.0.10" in config
+    assert "        10.0.0.20\n" in config
+    assert "auth_pass s3cret!" in config
+    assert "10.0.0.100/24 dev eth0" in config
+    assert 'script "/usr/local/sbin/djangoops-vrrp-check nginx.service 443"' in config
+    variables.update(keepalived_preempt=True, keepalived_peers=[], keepalived_address_interface="eth0")
+    config = render("keepalived", "etc/keepalived/keepalived.conf.j2", variables)
+    assert "nopreempt" not in config
+    assert "unicast" not in config
+
+
 def test_the_pool_file_marks_only_the_named_hosts_down():
     variables = role_vars("nginx")
     members = [{"host": "app1", "address": "10.0.0.11:8000"}, {"host": "app2", "address": "10.0.0.12:8000"}]
@@ -113,6 +150,7 @@ def test_the_firewall_ruleset_is_one_table_and_checks_with_nft(tmp_path):
         firewall_rules=[
             {"port": 8000, "sources": ["10.0.0.10", "fd00::10"], "comment": "app"},
             {"port": 443, "sources": []},
+            {"protocol": "vrrp", "sources": ["10.0.0.20"]},
         ],
         firewall_ssh_sources=["10.0.0.0/24"],
     )
@@ -123,6 +161,7 @@ def test_the_firewall_ruleset_is_one_table_and_checks_with_nft(tmp_path):
     assert "ip6 saddr { fd00::10 } tcp dport 8000 accept" in ruleset
     assert "        tcp dport 443 accept" in ruleset
     assert "ip saddr { 10.0.0.0/24 } tcp dport 22 accept" in ruleset
+    assert "ip saddr { 10.0.0.20 } meta l4proto 112 accept" in ruleset
     nft = shutil.which("nft") or "/usr/sbin/nft"
     if not Path(nft).exists():
         pytest.skip("nft is not installed on this machine")

@@ -1,10 +1,11 @@
-"""A bounded HTTPS load on a published loopback port: how many requests a rolling deploy, a
-reload or a restart fails.
+"""A bounded HTTPS load on a published loopback port (or, run inside a test container, on an
+address of the tests' own Docker network): how many requests a rolling deploy, a reload, a
+restart or a failure fails.
 
     python3 extensions/molecule/shared/loadgen.py --port 32771 --site example.djangoops.test --seconds 300 \
         --stop-file /tmp/stop --json /tmp/load.json
 
---clients threads each keep one TLS connection to 127.0.0.1:--port (the site's name as SNI and
+--clients threads each keep one TLS connection to --address:--port (the site's name as SNI and
 Host) and send GETs on it, alternating the paths given with --path (default / and /healthz);
 a connection the server closes is opened again. With --post-every N, every Nth request of a
 connection is instead the example's form posted to / (a new note: a database write, with the
@@ -23,7 +24,7 @@ Each request's time counts from when it was due (with --rate), so a stalled serv
 the figures even while no request is sent: the latency's p50, p99 and maximum, and a timeline
 of each second's requests, answered ones and slowest time, keyed by the second since the start
 (`started_monotonic` is that start on the machine's monotonic clock, for lining up events).
-Nothing but 127.0.0.1 is contacted.
+Nothing but --address (127.0.0.1 unless given) is contacted.
 """
 
 import argparse
@@ -44,14 +45,15 @@ from urllib.parse import urlencode
 STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
-class LoopbackHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to 127.0.0.1:port, with the site's name in SNI and in the Host header."""
+class SiteHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to address:port, with the site's name in SNI and in the Host header."""
 
-    def __init__(self, site, port, context, timeout):
+    def __init__(self, site, address, port, context, timeout):
         super().__init__(site, port, context=context, timeout=timeout)
+        self.address = address
 
     def connect(self):
-        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        raw = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
@@ -146,7 +148,10 @@ class Load:
                 })  # fmt: skip
             for attempt in (1, 2):
                 if connection is None:
-                    connection, used = LoopbackHTTPSConnection(self.args.site, self.args.port, self.context, self.args.timeout), 0
+                    connection, used = (
+                        SiteHTTPSConnection(self.args.site, self.args.address, self.args.port, self.context, self.args.timeout),
+                        0,
+                    )
                 try:
                     connection.request(method, path, body=payload, headers=headers)
                     response = connection.getresponse()
@@ -234,7 +239,8 @@ def latency_ms(latencies):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--port", type=int, required=True, help="the load balancer's published HTTPS port on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="the load balancer's HTTPS port (published on 127.0.0.1)")
+    parser.add_argument("--address", default="127.0.0.1", help="the address to connect to (default 127.0.0.1)")
     parser.add_argument("--site", required=True, help="the site's name (SNI and Host)")
     parser.add_argument("--path", action="append", help="a path to request (repeat; default / and /healthz)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (default 8)")

@@ -35,30 +35,52 @@ def run_playbook(name, *extra_vars, limit=None, tags=None, verbose=False, timeou
     return " ".join((result.stdout + result.stderr).split()), result.returncode
 
 
-def under_load(port, action, tmp_path, clients=8, seconds=1500, rate=25, post_every=0):
+def under_load(port, action, tmp_path, clients=8, seconds=1500, rate=25, post_every=0, container=None, address=None, cacert=None):
     """Run action() while loadgen drives the site on a published loopback port: loadgen's figures
     (its JSON) and action's result. The load starts before the action and ends after it. `rate`
     (requests per second) keeps requests arriving throughout without starving the action, or the
     scenario beside it, of CPU: on a 2-core machine, 100 a second stretched a rolling deploy to
     643 s and a code-only deploy on Apache to 797 s (50 a second).
-    post_every: every Nth request of a connection posts the example's form (loadgen)."""
-    stop = tmp_path / "stop"
-    figures = tmp_path / "load.json"
+    post_every: every Nth request of a connection posts the example's form (loadgen).
+    container, address: run loadgen inside that container instead (docker exec), against that
+    address on the scenario's network, such as a floating address the host cannot see.
+    cacert: a CA certificate (PEM text) the load verifies the site's certificate against."""
+    args = ["--port", str(port), "--site", SITE, "--clients", str(clients), "--seconds", str(seconds),
+            "--rate", str(rate), "--post-every", str(post_every)]  # fmt: skip
+    if container:
+        made = subprocess.run(["docker", "exec", container, "mktemp", "-d"], capture_output=True, text=True, check=True, timeout=60)
+        work = made.stdout.strip()
+        subprocess.run(["docker", "cp", str(LOADGEN), f"{container}:{work}/loadgen.py"], check=True, timeout=60)
+        stop, figures, ca = f"{work}/stop", f"{work}/load.json", f"{work}/ca.crt"
+        command = ["docker", "exec", container, "python3", f"{work}/loadgen.py", "--address", address or "127.0.0.1"]
+        if cacert:
+            subprocess.run(["docker", "exec", "-i", container, "sh", "-c", f"cat > {ca}"], input=cacert, text=True, check=True, timeout=60)
+    else:
+        stop, figures, ca = str(tmp_path / "stop"), str(tmp_path / "load.json"), str(tmp_path / "ca.crt")
+        command = [sys.executable, str(LOADGEN)]
+        if cacert:
+            Path(ca).write_text(cacert)
+    if cacert:
+        args += ["--cacert", ca]
     load = subprocess.Popen(
-        [sys.executable, str(LOADGEN), "--port", str(port), "--site", SITE, "--clients", str(clients),
-         "--seconds", str(seconds), "--rate", str(rate), "--stop-file", str(stop), "--json", str(figures),
-         "--post-every", str(post_every)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [*command, *args, "--stop-file", stop, "--json", figures], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         time.sleep(3)  # the load is running before the action starts
         result = action()
         time.sleep(3)
     finally:
-        stop.touch()
+        if container:
+            subprocess.run(["docker", "exec", container, "touch", stop], check=False, timeout=60)
+        else:
+            Path(stop).touch()
         output, _errors = load.communicate(timeout=60)
     print(output)
-    return json.loads(figures.read_text()), result
+    if container:
+        text = subprocess.run(["docker", "exec", container, "cat", figures], capture_output=True, text=True, check=True, timeout=60).stdout
+    else:
+        text = Path(figures).read_text()
+    return json.loads(text), result
 
 
 def recap(output):

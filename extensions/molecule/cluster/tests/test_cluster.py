@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import re
+import secrets
 import subprocess
 import time
 
@@ -17,7 +18,7 @@ import testinfra
 import site_client
 from site_client import APP, SITE, Client, recap, run_playbook
 
-LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
+LB, LB2, APP1, APP2, DB = "cluster-lb", "cluster-lb2", "cluster-app1", "cluster-app2", "cluster-db"
 POOL = f"/etc/nginx/djangoops-pools/{APP}_app.conf"
 # Every check runs once, on the load balancer's entry; the other hosts are reached by name.
 testinfra_hosts = [f"ansible://{LB}?ansible_inventory={os.environ.get('MOLECULE_INVENTORY_FILE', '')}"]
@@ -177,8 +178,8 @@ def test_the_load_balancer_converges_alone_under_load(tmp_path):
     figures, (output, rc) = under_load(lambda: playbook("site", limit="loadbalancers"), tmp_path, clients=4)
     assert rc == 0, output[-3000:]
     counts = recap(output)
-    assert set(counts) == {LB}, counts
-    assert counts[LB]["changed"] == 0, output[-3000:]
+    assert set(counts) == {LB, LB2}, counts
+    assert counts[LB]["changed"] == counts[LB2]["changed"] == 0, output[-3000:]
     assert figures["non_2xx"] == 0, figures
     assert figures["socket_errors"] == 0, figures
     assert figures["sent"] > 0
@@ -199,8 +200,25 @@ def test_a_load_balancer_that_lost_its_sites_gets_them_back_from_its_own_run():
         time.sleep(0.5)
     output, rc = playbook("site", limit="loadbalancers", tags="nginx")
     assert rc == 0, output[-3000:]
-    assert set(recap(output)) == {LB}
+    assert set(recap(output)) == {LB, LB2}
     pools_both_app_hosts(lb)
+
+
+def test_the_load_balancers_present_one_certificate_and_answer_acme_challenges_for_each_other():
+    """Behind the floating address, the CA's request for one load balancer's challenge may reach
+    the other: it is asked of the peer. Both present the first one's self-signed certificate."""
+    for path in ("/etc/ssl/djangoops/ca.crt", f"/etc/ssl/djangoops/{APP}.crt"):
+        assert on(LB2).file(path).sha256sum == on(LB).file(path).sha256sum, path
+    webroot = "/var/lib/djangoops/acme/.well-known/acme-challenge"
+    token = secrets.token_urlsafe(16)
+    on(LB2).check_output(f"mkdir -p {webroot} && printf '%s' {token}.answer > {webroot}/{token}")
+    try:
+        ask = f"curl -s --max-time 10 -w ' %{{http_code}}' -H 'Host: {SITE}' http://127.0.0.1/.well-known/acme-challenge/"
+        assert on(LB).check_output(ask + token) == f"{token}.answer 200"
+        # A token neither has: one 404, asked of the peer once, not passed back and forth.
+        assert on(LB).check_output(ask + secrets.token_urlsafe(16)).endswith(" 404")
+    finally:
+        on(LB2).run(f"rm -f {webroot}/{token}")
 
 
 def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
