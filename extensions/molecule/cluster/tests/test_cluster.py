@@ -223,7 +223,8 @@ def test_the_load_balancers_present_one_certificate_and_answer_acme_challenges_f
 
 def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
     v1 = live_release(APP1)
-    figures, (output, rc) = under_load(lambda: playbook("deploy", f"django_app_source_path={versions['v2']}"), tmp_path, clients=8)
+    clients = 8
+    figures, (output, rc) = under_load(lambda: playbook("deploy", f"django_app_source_path={versions['v2']}"), tmp_path, clients=clients)
     assert rc == 0, output[-3000:]
     v2 = live_release(APP1)
     assert v2 != v1
@@ -232,8 +233,10 @@ def test_a_rolling_deploy_under_load_fails_no_request(tmp_path, versions):
     assert figures["socket_errors"] == 0, figures
     assert figures["sent"] >= DEPLOY_REQUESTS, figures
     # Requests sent again because nginx closed an idle kept-alive connection as it reloaded (as
-    # browsers do): a handful per reload, never a failure of their own.
-    assert figures["retried_on_closed_keepalive"] <= figures["sent"] // 200, figures
+    # browsers do), never a failure of their own: at most one per connection and reload, and
+    # nginx reloads twice per app host (out of the pools, back in). At 25 requests a second
+    # most connections are idle at a reload: 31 of the 32 in one run.
+    assert figures["retried_on_closed_keepalive"] <= clients * 2 * len([APP1, APP2]), figures
     # The load saw the old release, then the new one, and never only one host down at a time
     # beyond the pools: both releases answered during the roll.
     assert {v1, v2} <= set(figures["releases"]), figures["releases"]
