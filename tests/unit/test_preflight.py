@@ -195,6 +195,22 @@ CASES = {
             'app_backup_remote must be empty or user@host:/path; got "backups.example.com"',
         ],
     ),
+    "keepalived_valid": ({"keepalived_virtual_address": "10.0.0.100/24", "keepalived_password": "s3cret!", "keepalived_peers": ["10.0.0.11"]}, None),
+    "keepalived_address_password_and_peers": (
+        {
+            "keepalived_virtual_address": "10.0.0.100",
+            "keepalived_password": "longer-than-eight",
+            "keepalived_router_id": 256,
+            "keepalived_source_address": "10.0.0.10",
+            "keepalived_peers": ["10.0.0.10", "lb2.example.com"],
+        },
+        [
+            'keepalived_virtual_address must be an IPv4 address with its prefix length, such as 203.0.113.10/24; got "10.0.0.100"',
+            "keepalived_password must have 1 to 8 characters (VRRP carries no more; keep it in vault, the value is not shown); it has 17",
+            "keepalived_router_id must be from 1 to 255; got 256",
+            'keepalived_peers must be the other load balancers\' IPv4 addresses, not this host\'s own (10.0.0.10); got ["10.0.0.10", "lb2.example.com"]',
+        ],
+    ),
     "two_rules_two_lines": (
         {"django_app_name": "Shop!", "django_app_keep_releases": 0},
         ["django_app_name must be a short lower-case identifier", "django_app_keep_releases must be a whole number of at least 1; got 0"],
@@ -225,7 +241,7 @@ def outcomes(tmp_path_factory):
             {
                 "name": case,
                 "hosts": "localhost",
-                "gather_facts": case.startswith(("nginx", "postgresql")),
+                "gather_facts": case.startswith(("nginx", "postgresql", "keepalived")),
                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
                 "tasks": [
                     {
@@ -241,6 +257,7 @@ def outcomes(tmp_path_factory):
                                             "app_backup",
                                             "app_processes",
                                             "celery",
+                                            "keepalived",
                                             "nginx",
                                             "postgresql",
                                             "redis",
@@ -302,6 +319,7 @@ def test_each_wrong_value_gets_its_own_message(outcomes, case):
         "Celery of ",
         "Backups of ",
         "Processes of ",
+        "Floating address on ",
         "django_app_source is ",
     )
     assert lines[0].startswith(firsts), message
