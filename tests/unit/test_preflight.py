@@ -195,7 +195,10 @@ CASES = {
             'app_backup_remote must be empty or user@host:/path; got "backups.example.com"',
         ],
     ),
-    "keepalived_valid": ({"keepalived_virtual_address": "10.0.0.100/24", "keepalived_password": "s3cret!", "keepalived_peers": ["10.0.0.11"]}, None),
+    "keepalived_valid": (
+        {"keepalived_virtual_address": "10.0.0.100/24", "keepalived_password": "s3cret!", "keepalived_peers": ["10.0.0.11"]},
+        None,
+    ),
     "keepalived_address_password_and_peers": (
         {
             "keepalived_virtual_address": "10.0.0.100",
