@@ -42,6 +42,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import memory
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "benchmarks"
 CONTAINER = "djangoops-bench"
@@ -148,11 +150,12 @@ def mitogen_inventory(inventory):
     return copy
 
 
-def playbook(inventory, name, *extra, mitogen=False):
-    """Run a playbook as a user would; seconds taken, tasks changed, output."""
+def playbook(inventory, name, *extra, mitogen=False, env=None):
+    """Run a playbook as a user would; seconds taken, tasks changed, output. env: the
+    environment to run it in (default this one's)."""
     # ansible.posix.profile_tasks adds each task's time; its summary names the slowest.
     env = {
-        **os.environ,
+        **(env or os.environ),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
@@ -192,10 +195,11 @@ def module_calls(output):
     return {"module_calls": len(runs) - local, "local_module_calls": local}
 
 
-def start_container(name=CONTAINER):
+def start_container(name=CONTAINER, limits=()):
+    """A bare Debian container booting systemd; limits: more `docker run` flags (memory, CPUs)."""
     docker("rm", "-f", name, check=False)
     flags = run([str(ROOT / "scripts" / "testbed"), "run-flags"]).split()
-    docker("run", "-d", "--name", name, "--hostname", "bench", *flags, IMAGE, "/lib/systemd/systemd")
+    docker("run", "-d", "--name", name, "--hostname", "bench", *flags, *limits, IMAGE, "/lib/systemd/systemd")
     for _ in range(60):
         state = docker("exec", name, "systemctl", "is-system-running", check=False).strip()
         if state in ("running", "degraded"):
@@ -573,6 +577,12 @@ def write_part(**parts):
     subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
 
 
+def memory_run(workdir, args):
+    figures = memory.memory_figures(workdir, max(args.seconds, 10) * 2, args.connections)
+    figures["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", "5")), help="each wrk run (default 5)")
@@ -583,12 +593,24 @@ def main():
     parser.add_argument("--timings-only", action="store_true", help="the collection's runs only; printed, nothing written")
     parser.add_argument("--apache-only", action="store_true", help="Apache's figures and gunicorn's behind nginx only; printed")
     parser.add_argument("--metrics-only", action="store_true", help="the request metrics' cost through nginx only; printed")
+    parser.add_argument("--memory-only", action="store_true", help="the stack's memory on a 1 GB, one-CPU container only; printed")
     parser.add_argument(
         "--write",
         action="store_true",
-        help="with --timings-only, --apache-only or --metrics-only: put them into docs/benchmarks over the last ones",
+        help="with --timings-only, --apache-only, --metrics-only or --memory-only: put them into docs/benchmarks over the last ones",
     )
     args = parser.parse_args()
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                figures = memory_run(tmp, args)
+            finally:
+                if not args.keep:
+                    docker("rm", "-f", memory.CONTAINER, check=False)
+        print(json.dumps(figures, indent=2))
+        if args.write:
+            write_part(memory=figures)
+        return
     if args.metrics_only:
         ONLY["apps"] = METRICS_APPS
         args.skip_timings = True
@@ -643,9 +665,12 @@ def main():
                     # Apache's part of the last full run, measured again with its own reference.
                     write_part(apache=results["apache"])
                 return
+            say("memory: the single-host stack on a 1 GB, one-CPU container")
+            results["memory"] = memory_run(tmp, args)
     finally:
         if not args.keep:
             docker("rm", "-f", CONTAINER, check=False)
+            docker("rm", "-f", memory.CONTAINER, check=False)
     results["seconds"] = round((datetime.now(UTC) - started).total_seconds())
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -18,6 +18,7 @@ TARGETS = {
     "no_change_seconds": 30,
     "code_only_seconds": 35,
     "cold_converge_seconds": 120,
+    "memory_left_at_idle": 0.25,
 }
 
 
@@ -78,7 +79,52 @@ def targets(results):
                 verdict(cold <= TARGETS["cold_converge_seconds"]),
             )
         )
+    memory = results.get("memory")
+    if memory:
+        rows.append(
+            (
+                "memory_left_at_idle",
+                "the defaults fit a 1 GB host with PostgreSQL, Redis and Celery, ≥ 25% left at idle",
+                f"{memory['idle']['container_mb']:.0f} MiB used, {memory['left_at_idle']:.0%} left",
+                verdict(memory["left_at_idle"] >= TARGETS["memory_left_at_idle"]),
+            )
+        )
     return rows
+
+
+def memory_lines(memory):
+    """The memory section: each service at idle and under load, the stack's total."""
+    idle, loaded = memory["idle"], memory["under_load"]
+    sizing = memory["sizing"]
+    lines = [
+        "",
+        "## Memory",
+        "",
+        f"The single-host stack with the collection's defaults on a container held to {memory['memory_mb']} MiB "
+        f"and {memory['cpus']} CPU (`bench.py --memory-only`, {memory.get('date', 'the same run')}): nginx, the "
+        "example under gunicorn, PostgreSQL, Redis, Celery's worker and beat. The roles sized it from facts set "
+        "to a 1 GB, one-CPU host: "
+        f"{sizing['app_server_workers']} gunicorn workers, {sizing['celery_processes']} Celery worker process(es), "
+        f"PostgreSQL `shared_buffers` {sizing['postgresql_shared_buffers']}, Redis `{sizing['redis_maxmemory']}`. "
+        "Each service's figure is the PSS of its unit's processes (shared pages counted once); the total is "
+        "Docker's figure for the container (its cgroup's usage without reclaimable page cache: every process, "
+        f"systemd and journald included, and the kernel's memory for them). Under load: wrk -c{loaded['connections']} "
+        f"on the database page through nginx over HTTPS for {loaded['seconds']} s, sampled midway "
+        f"({loaded['wrk']['rps']:.0f} req/s, p99 {loaded['wrk']['p99_ms']} ms, "
+        f"{loaded['wrk']['non_2xx'] + loaded['wrk']['socket_errors']} errors).",
+        "",
+        "| service | idle MiB | under load MiB |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {name} | {value} | {loaded['services'].get(name, '')} |" for name, value in idle["services"].items()]
+    lines += [
+        f"| **the container** | **{idle['container_mb']}** | **{loaded['container_mb']}** |",
+        "",
+        f"Left at idle: {memory['left_at_idle']:.0%} of {memory['memory_mb']} MiB "
+        f"({'fits' if memory['fits'] else 'does not fit'}: the target is 25%). The converge took "
+        f"{memory['converge_seconds']} s on the one CPU.",
+    ]
+    return lines
 
 
 # Why the app servers' defaults are what they are: measured by hand on the bench container
@@ -242,6 +288,8 @@ def markdown(results):
             + ", ".join(f"{app} {metrics[app]['requests_counted']}" for app in ("gunicorn", "uvicorn"))
             + ".",
         ]
+    if results.get("memory"):
+        lines += memory_lines(results["memory"])
     lines += ["", *DEFAULTS]
     collection = results.get("collection")
     if collection:

@@ -7,6 +7,7 @@ from conftest import ROOT, load_yaml
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench
+import memory
 import report
 
 WRK = """Running 8s test @ https://gunicorn.bench.test:443/bench/plain
@@ -64,6 +65,27 @@ def test_the_report_reads_the_targets_from_the_figures():
             "code_only_deploy_mitogen": {"seconds": 40, "changed": 11, "tasks_ok": 100},
             "per_call": {"controller_task": 0.08, "round_trip": 0.07, "module_call": 0.4},
         },
+        "memory": {
+            "memory_mb": 1024,
+            "cpus": 1,
+            "converge_seconds": 300,
+            "sizing": {
+                "app_server_workers": 3,
+                "celery_processes": 1,
+                "postgresql_shared_buffers": "244MB",
+                "redis_maxmemory": "maxmemory 244mb",
+            },
+            "idle": {"services": {"nginx": 5.0, "PostgreSQL": 30.0}, "container_mb": 800.0},
+            "under_load": {
+                "services": {"nginx": 7.0, "PostgreSQL": 40.0},
+                "container_mb": 850.0,
+                "wrk": run,
+                "connections": 16,
+                "seconds": 20,
+            },
+            "left_at_idle": 0.219,
+            "fits": False,
+        },
     }
     rows = {key: (value, state) for key, _, value, state in report.targets(results)}
     assert rows.keys() == report.TARGETS.keys()
@@ -77,6 +99,22 @@ def test_the_report_reads_the_targets_from_the_figures():
     assert "| second run, Mitogen strategy | 30 | 150 | 0 | not logged |" in text
     # The targets are read from Ansible's own strategy, not from the faster Mitogen runs.
     assert rows["code_only_seconds"] == ("84 s", "**missed**")
+    # The memory target: what is left of the 1 GB at idle.
+    assert rows["memory_left_at_idle"] == ("800 MiB used, 22% left", "**missed**")
+    assert "| PostgreSQL | 30.0 | 40.0 |" in text
+    assert "| **the container** | **800.0** | **850.0** |" in text
+
+
+def test_memory_is_read_by_service_with_the_rest_apart():
+    pss = {"nginx.service": 2048, "postgresql@15-main.service": 10240, "example.service": 4096, "cron.service": 512, "other": 512}
+    figures = memory.by_service(pss)
+    assert figures["nginx"] == 2.0
+    assert figures["PostgreSQL"] == 10.0
+    assert figures["app server (gunicorn)"] == 4.0
+    assert figures["Redis"] == 0.0
+    assert figures["everything else"] == 1.0
+    assert memory.mebibytes("123.4MiB") == 123.4
+    assert memory.mebibytes("1.5GiB") == 1536.0
 
 
 def test_the_call_cost_playbook_has_the_three_tasks_the_bench_times():

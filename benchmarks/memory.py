@@ -1,0 +1,168 @@
+"""make bench's memory figures: the single-host stack (nginx, the example under gunicorn,
+PostgreSQL, Redis, Celery's worker and beat) with the collection's defaults, on a container held
+to 1 GB of memory and one CPU, as the common small VPS is.
+
+The container's cgroup enforces the 1 GB (no swap) and the CPU (cpuset); the roles size what they
+size (workers, PostgreSQL's buffers, Redis's maxmemory) from the host's facts, which a container
+reads from the machine. So the facts are gathered once into a fact cache, memtotal_mb and the CPU
+counts set there to the small host's, and the converge reads them from the cache (gathering
+"smart"): every role sizes for 1 GB and one CPU. Idle is 30 s after the converge; under load is
+wrk on the database page through nginx over HTTPS, sampled in the middle of the run.
+
+Each service's figure is the proportional set size (PSS) of its unit's processes, so the pages
+that gunicorn's workers share with their master count once; the stack's total is what Docker
+reports for the container (its cgroup's usage without the reclaimable page cache), which
+includes the kernel's memory for it and every process (systemd, journald, cron).
+"""
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import bench
+
+CONTAINER = "djangoops-bench-1g"
+MEMORY_MB = 1024
+# What a 1 GB VPS reports to its own kernel: the firmware and the kernel keep a little.
+REPORTED_MB = 976
+LEFT_AT_IDLE = 0.25
+# Celery's broker and the app's cache through Redis, its database in PostgreSQL.
+STACK_VARS = """    postgresql_databases: [{name: example, password: bench-db-password-0123456789}]
+    redis_users: [{name: example, password: bench-redis-password-0123456789}]
+    django_app_database: {engine: postgresql, name: example, user: example, password: bench-db-password-0123456789, host: localhost}
+    django_app_cache: {backend: redis, location: "redis://example:bench-redis-password-0123456789@127.0.0.1:6379/1"}
+    django_app_environment:
+      CELERY_BROKER_URL: "redis://example:bench-redis-password-0123456789@127.0.0.1:6379/0"
+    djangoops_celery: true
+"""
+# PSS by unit, read inside the container: /proc/<pid>/cgroup names the unit (cgroup v1's
+# name=systemd line, or v2's), smaps_rollup its PSS.
+PSS_BY_UNIT = r"""
+import collections, json, os, re
+pss = collections.Counter()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cgroup = open(f"/proc/{pid}/cgroup").read()
+        rollup = open(f"/proc/{pid}/smaps_rollup").read()
+    except OSError:
+        continue
+    found = re.search(r"^\d+:name=systemd:(.*)$", cgroup, re.M) or re.search(r"^0::(.*)$", cgroup, re.M)
+    parts = found.group(1).split("/") if found else []
+    unit = next((part for part in reversed(parts) if part.endswith((".service", ".scope"))), "other")
+    kb = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+    pss[unit] += int(kb.group(1)) if kb else 0
+print(json.dumps(pss))
+"""
+# The services of the table, by unit name (a pattern); the rest is "everything else".
+SERVICES = {
+    "nginx": r"nginx\.service",
+    "app server (gunicorn)": r"example\.service",
+    "PostgreSQL": r"postgresql@.*\.service",
+    "Redis": r"redis-server\.service",
+    "Celery worker": r"example-celery-worker\.service",
+    "Celery beat": r"example-celery-beat\.service",
+}
+SMALL_HOST_FACTS = {
+    "ansible_memtotal_mb": REPORTED_MB,
+    "ansible_processor_vcpus": 1,
+    "ansible_processor_count": 1,
+    "ansible_processor_cores": 1,
+    "ansible_processor_nproc": 1,
+}
+
+
+def mebibytes(text):
+    """'123.4MiB' (docker stats) in MiB."""
+    number, unit = re.match(r"([\d.]+)\s*([KMG]i?B|B)", text).groups()
+    return round(float(number) * {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit], 1)
+
+
+def container_used_mb():
+    usage = bench.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", CONTAINER).split("/")[0].strip()
+    return mebibytes(usage)
+
+
+def by_service(pss_kb):
+    """PSS in MiB for each service of SERVICES, and the rest."""
+    figures, rest = {}, dict(pss_kb)
+    for name, pattern in SERVICES.items():
+        units = [unit for unit in pss_kb if re.fullmatch(pattern, unit)]
+        figures[name] = round(sum(rest.pop(unit) for unit in units) / 1024, 1)
+    figures["everything else"] = round(sum(rest.values()) / 1024, 1)
+    return figures
+
+
+def sample():
+    return {"services": by_service(json.loads(bench.sh(f"python3 -c '{PSS_BY_UNIT}'"))), "container_mb": container_used_mb()}
+
+
+def small_host_facts(inventory, cache):
+    """Gather the facts into the cache, then make them a small host's."""
+    environment = fact_cache(cache)
+    bench.run(["ansible", "-i", str(inventory), CONTAINER, "-m", "ansible.builtin.setup"], cwd=bench.ROOT, env=environment)
+    path = cache / CONTAINER
+    facts = json.loads(path.read_text())
+    facts.update(SMALL_HOST_FACTS)
+    facts["ansible_memory_mb"]["real"]["total"] = REPORTED_MB
+    path.write_text(json.dumps(facts))
+    return environment
+
+
+def fact_cache(cache):
+    return {
+        **bench.os.environ,
+        "ANSIBLE_GATHERING": "smart",
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
+    }
+
+
+def memory_figures(workdir, seconds, connections):
+    """Converge the stack on a 1 GB, one-CPU container; its memory at idle and under load."""
+    bench.TARGET["container"] = CONTAINER
+    inventory = bench.write_inventory(Path(workdir) / "inventory-memory", CONTAINER, STACK_VARS)
+    bench.start_container(CONTAINER, ["--memory", f"{MEMORY_MB}m", "--memory-swap", f"{MEMORY_MB}m", "--cpuset-cpus", "0"])
+    environment = small_host_facts(inventory, Path(workdir) / "facts")
+    converge = bench.playbook(inventory, "site.yml", env=environment)
+    sizing = {
+        "app_server_workers": int(bench.sh("ps --no-headers --ppid $(systemctl show -p MainPID --value example.service) | wc -l").strip()),
+        "celery_processes": int(
+            bench.sh("ps --no-headers --ppid $(systemctl show -p MainPID --value example-celery-worker.service) | wc -l").strip()
+        ),
+        "postgresql_shared_buffers": bench.sh("su postgres -c \"psql -Atc 'show shared_buffers'\"").strip(),
+        "redis_maxmemory": bench.sh("grep -rhE '^maxmemory ' /etc/redis/ | head -n 1").strip(),
+    }
+    time.sleep(30)
+    idle = sample()
+    bench.sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+    bench.sh("grep -q 'bench.djangoops.test' /etc/hosts || echo '127.0.0.1 bench.djangoops.test' >> /etc/hosts")
+    seed = "from notes.models import Note; n = Note.objects.count(); Note.objects.bulk_create([Note(text=f'bench note {i}') for i in range(n, 50)])"
+    bench.sh(f'/srv/example/bin/manage shell --no-imports -c "{seed}"')
+    loaded = {}
+
+    def sample_midway():
+        time.sleep(seconds / 2)
+        loaded.update(sample())
+
+    sampler = threading.Thread(target=sample_midway)
+    sampler.start()
+    load = bench.parse_wrk(
+        bench.docker(
+            "exec", CONTAINER, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "https://bench.djangoops.test/bench/db"
+        )
+    )
+    sampler.join()
+    left = round(1 - idle["container_mb"] / MEMORY_MB, 3)
+    return {
+        "memory_mb": MEMORY_MB,
+        "cpus": 1,
+        "converge_seconds": converge["seconds"],
+        "sizing": sizing,
+        "idle": idle,
+        "under_load": {**loaded, "wrk": load, "connections": connections, "seconds": seconds},
+        "left_at_idle": left,
+        "fits": left >= LEFT_AT_IDLE,
+    }
