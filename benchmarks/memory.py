@@ -4,9 +4,8 @@ to 1 GB of memory and one CPU, as the common small VPS is.
 
 The container's cgroup enforces the 1 GB (no swap) and the CPU (cpuset); the roles size what they
 size (workers, PostgreSQL's buffers, Redis's maxmemory) from the host's facts, which a container
-reads from the machine. So the facts are gathered once into a fact cache, memtotal_mb and the CPU
-counts set there to the small host's, and the converge reads them from the cache (gathering
-"smart"): every role sizes for 1 GB and one CPU. Idle is 30 s after the converge; under load is
+reads from the machine's /proc. So /proc/meminfo and /proc/cpuinfo are mounted over with a small
+host's, as lxcfs does: every role sizes for 1 GB and one CPU. Idle is 30 s after the converge; under load is
 wrk on the database page through nginx over HTTPS, sampled in the middle of the run.
 
 Each service's figure is the proportional set size (PSS) of its unit's processes, so the pages
@@ -64,13 +63,6 @@ SERVICES = {
     "Celery worker": r"example-celery-worker\.service",
     "Celery beat": r"example-celery-beat\.service",
 }
-SMALL_HOST_FACTS = {
-    "ansible_memtotal_mb": REPORTED_MB,
-    "ansible_processor_vcpus": 1,
-    "ansible_processor_count": 1,
-    "ansible_processor_cores": 1,
-    "ansible_processor_nproc": 1,
-}
 
 
 def mebibytes(text):
@@ -98,35 +90,36 @@ def sample():
     return {"services": by_service(json.loads(bench.sh(f"python3 -c '{PSS_BY_UNIT}'"))), "container_mb": container_used_mb()}
 
 
-def small_host_facts(inventory, cache):
-    """Gather the facts into the cache, then make them a small host's."""
-    environment = fact_cache(cache)
-    bench.run(["ansible", "-i", str(inventory), CONTAINER, "-m", "ansible.builtin.setup"], cwd=bench.ROOT, env=environment)
-    path = cache / CONTAINER
-    facts = json.loads(path.read_text())
-    facts.update(SMALL_HOST_FACTS)
-    facts["ansible_memory_mb"]["real"]["total"] = REPORTED_MB
-    path.write_text(json.dumps(facts))
-    return environment
-
-
-def fact_cache(cache):
-    return {
-        **bench.os.environ,
-        "ANSIBLE_GATHERING": "smart",
-        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
-        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
-    }
+def small_host_proc(folder):
+    """/proc/meminfo and /proc/cpuinfo as a 1 GB, one-CPU host shows them, to mount over the
+    container's (as lxcfs does; runc admits these two mounts): the facts, and so the roles'
+    sizing, are the small host's."""
+    meminfo = []
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name = line.split(":", 1)[0]
+        if name in ("MemTotal", "MemFree", "MemAvailable"):
+            line = f"{name}:{REPORTED_MB * 1024 if name == 'MemTotal' else REPORTED_MB * 1024 * 9 // 10:>15} kB"
+        elif name in ("SwapTotal", "SwapFree"):
+            line = f"{name}:{0:>15} kB"
+        meminfo.append(line)
+    first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "meminfo").write_text("\n".join(meminfo) + "\n")
+    (folder / "cpuinfo").write_text(first_cpu + "\n\n")
+    return ["-v", f"{folder / 'meminfo'}:/proc/meminfo:ro", "-v", f"{folder / 'cpuinfo'}:/proc/cpuinfo:ro"]
 
 
 def memory_figures(workdir, seconds, connections):
     """Converge the stack on a 1 GB, one-CPU container; its memory at idle and under load."""
     bench.TARGET["container"] = CONTAINER
     inventory = bench.write_inventory(Path(workdir) / "inventory-memory", CONTAINER, STACK_VARS)
-    bench.start_container(CONTAINER, ["--memory", f"{MEMORY_MB}m", "--memory-swap", f"{MEMORY_MB}m", "--cpuset-cpus", "0"])
-    environment = small_host_facts(inventory, Path(workdir) / "facts")
-    converge = bench.playbook(inventory, "site.yml", env=environment)
+    limits = ["--memory", f"{MEMORY_MB}m", "--memory-swap", f"{MEMORY_MB}m", "--cpuset-cpus", "0"]
+    bench.start_container(CONTAINER, limits + small_host_proc(Path(workdir) / "proc"))
+    facts = bench.sh(
+        "python3 -c 'import os; print(os.sysconf(\"SC_NPROCESSORS_ONLN\"))'; grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo"
+    )
+    bench.say(f"the container as the roles see it: {' '.join(facts.split())}")
+    converge = bench.playbook(inventory, "site.yml")
     sizing = {
         "app_server_workers": int(bench.sh("ps --no-headers --ppid $(systemctl show -p MainPID --value example.service) | wc -l").strip()),
         "celery_processes": int(
