@@ -10,8 +10,9 @@ wrk on the database page through nginx over HTTPS, sampled in the middle of the 
 
 Each service's figure is the proportional set size (PSS) of its unit's processes, so the pages
 that gunicorn's workers share with their master count once; the stack's total is what Docker
-reports for the container (its cgroup's usage without the reclaimable page cache), which
-includes the kernel's memory for it and every process (systemd, journald, cron).
+counts for the container (its cgroup's usage without inactive file pages), which includes the
+kernel's memory for it, the page cache in active use and every process (systemd, journald,
+cron); without any page cache beside it.
 """
 
 import json
@@ -65,15 +66,28 @@ SERVICES = {
 }
 
 
-def mebibytes(text):
-    """'123.4MiB' (docker stats) in MiB."""
-    number, unit = re.match(r"([\d.]+)\s*([KMG]i?B|B)", text).groups()
-    return round(float(number) * {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit], 1)
+def cgroup_memory(container_id):
+    """The container's memory cgroup on the machine: (usage in bytes, its memory.stat)."""
+    for folder, usage, prefix in (
+        (f"/sys/fs/cgroup/memory/docker/{container_id}", "memory.usage_in_bytes", "total_"),
+        (f"/sys/fs/cgroup/memory/system.slice/docker-{container_id}.scope", "memory.usage_in_bytes", "total_"),
+        (f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope", "memory.current", ""),
+    ):
+        if Path(folder, usage).exists():
+            stat = dict(line.split() for line in Path(folder, "memory.stat").read_text().splitlines())
+            return int(Path(folder, usage).read_text()), {
+                key.removeprefix(prefix): int(value) for key, value in stat.items() if key.startswith(prefix)
+            }
+    raise RuntimeError(f"no memory cgroup found for container {container_id}")
 
 
-def container_used_mb():
-    usage = bench.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", CONTAINER).split("/")[0].strip()
-    return mebibytes(usage)
+def container_memory():
+    """The container's memory in MiB: "used" as Docker counts it (the cgroup's usage without its
+    inactive file pages), and "without page cache" (without any file page: processes, shared
+    memory and the kernel's memory for them)."""
+    usage, stat = cgroup_memory(bench.docker("inspect", "-f", "{{.Id}}", CONTAINER).strip())
+    used = usage - stat["inactive_file"]
+    return {"used_mb": round(used / 2**20, 1), "without_page_cache_mb": round((used - stat["active_file"]) / 2**20, 1)}
 
 
 def by_service(pss_kb):
@@ -87,7 +101,7 @@ def by_service(pss_kb):
 
 
 def sample():
-    return {"services": by_service(json.loads(bench.sh(f"python3 -c '{PSS_BY_UNIT}'"))), "container_mb": container_used_mb()}
+    return {"services": by_service(json.loads(bench.sh(f"python3 -c '{PSS_BY_UNIT}'"))), "container": container_memory()}
 
 
 def small_host_proc(folder):
@@ -102,7 +116,8 @@ def small_host_proc(folder):
         elif name in ("SwapTotal", "SwapFree"):
             line = f"{name}:{0:>15} kB"
         meminfo.append(line)
-    first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+    # Ansible counts CPUs from the blocks, and each block's siblings and cores.
+    first_cpu = re.sub(r"^(siblings|cpu cores)(\s*): \d+$", r"\1\2: 1", Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0], flags=re.M)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "meminfo").write_text("\n".join(meminfo) + "\n")
     (folder / "cpuinfo").write_text(first_cpu + "\n\n")
@@ -148,7 +163,7 @@ def memory_figures(workdir, seconds, connections):
         )
     )
     sampler.join()
-    left = round(1 - idle["container_mb"] / MEMORY_MB, 3)
+    left = round(1 - idle["container"]["used_mb"] / MEMORY_MB, 3)
     return {
         "memory_mb": MEMORY_MB,
         "cpus": 1,
