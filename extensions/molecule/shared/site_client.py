@@ -50,7 +50,14 @@ def under_load(port, action, tmp_path, clients=8, seconds=1500, rate=25, post_ev
     if container:
         made = subprocess.run(["docker", "exec", container, "mktemp", "-d"], capture_output=True, text=True, check=True, timeout=60)
         work = made.stdout.strip()
-        subprocess.run(["docker", "cp", str(LOADGEN), f"{container}:{work}/loadgen.py"], check=True, timeout=60)
+        # Through docker exec: docker cp cannot write into a tmpfs such as the containers' /tmp.
+        subprocess.run(
+            ["docker", "exec", "-i", container, "sh", "-c", f"cat > {work}/loadgen.py"],
+            input=LOADGEN.read_text(),
+            text=True,
+            check=True,
+            timeout=60,
+        )
         stop, figures, ca = f"{work}/stop", f"{work}/load.json", f"{work}/ca.crt"
         command = ["docker", "exec", container, "python3", f"{work}/loadgen.py", "--address", address or "127.0.0.1"]
         if cacert:

@@ -13,7 +13,7 @@ import testinfra
 
 from site_client import APP, SITE
 
-LB, APP1, APP2, DB = "cluster-lb", "cluster-app1", "cluster-app2", "cluster-db"
+LB, LB2, APP1, APP2, DB = "cluster-lb", "cluster-lb2", "cluster-app1", "cluster-app2", "cluster-db"
 MONITOR = DB
 DASHBOARD = Path(__file__).resolve().parents[4] / "roles" / "monitoring" / "files" / "grafana-dashboard.json"
 RECEIVED = "/var/tmp/djangoops-alerts.jsonl"  # noqa: S108  on the scenario's container
@@ -73,13 +73,16 @@ def targets():
 def test_every_exporter_of_the_site_is_scraped_and_up():
     expected = {
         ("node", LB),
+        ("node", LB2),
         ("node", APP1),
         ("node", APP2),
         ("node", DB),
         ("nginx", LB),
+        ("nginx", LB2),
         ("postgresql", DB),
         ("redis", DB),
         ("djangoops_probes", LB),
+        ("djangoops_probes", LB2),
         ("prometheus", DB),
         ("django", APP1),
         ("django", APP2),
@@ -91,8 +94,8 @@ def test_every_exporter_of_the_site_is_scraped_and_up():
 
     assert wait_for(all_up, 60), {(t["labels"]["job"], t["labels"]["host"]): t["lastError"] or t["health"] for t in targets()}
     # Each exporter reads its server, not only answers.
-    for expression in ("nginx_up", "pg_up", "redis_up"):
-        assert [value for _labels, value in query(expression)] == [1.0], expression
+    for expression, servers in (("nginx_up", 2), ("pg_up", 1), ("redis_up", 1)):
+        assert [value for _labels, value in query(expression)] == [1.0] * servers, expression
     assert query('node_systemd_unit_state{host="cluster-app1", name="example.service", state="active"}')[0][1] == 1.0
 
 
@@ -117,10 +120,12 @@ def test_prometheus_and_alertmanager_answer_over_https_with_a_password_only():
 
 
 def test_the_probe_passes_through_the_load_balancer_with_a_valid_certificate():
-    [(labels, success)] = query('probe_success{job="djangoops_probes"}')
-    assert (labels["site"], labels["host"], success) == (APP, LB, 1.0)
-    [(_labels, days)] = query('(probe_ssl_earliest_cert_expiry{job="djangoops_probes"} - time()) / 86400')
-    assert days > 300  # the self-signed certificate's year, which the CA bundle made verifiable
+    # One probe through each load balancer, each verifying the certificate it presents.
+    probes = sorted((labels["site"], labels["host"], success) for labels, success in query('probe_success{job="djangoops_probes"}'))
+    assert probes == [(APP, LB, 1.0), (APP, LB2, 1.0)]
+    days = [value for _labels, value in query('(probe_ssl_earliest_cert_expiry{job="djangoops_probes"} - time()) / 86400')]
+    assert len(days) == 2
+    assert min(days) > 300  # the self-signed certificate's year, which the CA bundle made verifiable
 
 
 def test_the_exporters_read_statistics_and_none_of_the_apps_data():
