@@ -1,5 +1,6 @@
 """Fixtures for every scenario's checks; the request helpers live in shared/site_client.py."""
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +27,19 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+def pytest_runtest_logreport(report):
+    """Each failed check and its assertion's message, one line, appended to the file that
+    DJANGOOPS_FAILURES names (scripts/molecule-scenario sets it): scripts/molecule-scenarios prints
+    them last, where a CI page that keeps only the end of a long log still shows why."""
+    target = os.environ.get("DJANGOOPS_FAILURES")
+    if not target or not report.failed:
+        return
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = " ".join((crash.message if crash else str(report.longrepr)).split())
+    with Path(target).open("a", encoding="utf-8") as failures:
+        failures.write(f"{report.nodeid.rsplit('/', 1)[-1]} ({report.when}): {message[:700]}\n")
 
 
 @pytest.fixture

@@ -149,7 +149,10 @@ def test_the_floating_address_moves_off_a_stopped_load_balancer_and_off_a_stoppe
     off, then nginx stopped on the one that took over. Each time the address moves within
     seconds and few requests fail; the first load balancer, started again, does not take the
     address back (not preemptive)."""
-    assert holders() == [LB]  # the highest priority, and only one holder: VRRP passes the firewalls
+    # The highest priority, and only one holder: VRRP passes the firewalls.
+    assert holders() == [LB], {
+        name: on(name).run("journalctl -u keepalived --no-pager -n 15 -o short-monotonic").stdout for name in (LB, LB2)
+    }
     marks = {}
 
     def failures():
