@@ -17,6 +17,10 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    would: the ratio is then what the proxy costs the app, not CPU that nginx's TLS takes from
    it. A short run of each, not counted, warms the workers; each pair of runs is then repeated
    (--repeat), the median run kept and the ratio the median of the pairs' ratios.
+   Then the proxy's cost at a fixed rate: each server and endpoint at half of that direct
+   maximum and at a quarter of it, directly and through nginx, with wrk sending on a schedule
+   (benchmarks/fixed-rate.lua) and each request's latency counted from when it was due: the p50
+   and p99 nginx adds, and nginx's CPU time per request (--proxy-only measures these alone).
 3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
    file (a bare server with sendfile, the same TLS settings, in the same container).
 4. Apache with mod_wsgi (djangoops_web_server: apache): a second container runs the example
@@ -369,6 +373,90 @@ def server_figures(seconds, connections, repeat):
     return results
 
 
+FIXED_RATE_SCRIPT = Path(__file__).with_name("fixed-rate.lua")
+# The fixed rates, as shares of each server's direct maximum: half (the target's) and a lower one.
+RATE_SHARES = (0.5, 0.25)
+
+
+def fixed_rate(url, rate, seconds, connections, headers=()):
+    """wrk sending `rate` requests per second in all (benchmarks/fixed-rate.lua), on the load CPUs:
+    answered, non-2xx, socket errors, and the latency's percentiles from each request's due time."""
+    _, load_cpus = cpus()
+    args = (["taskset", "-c", load_cpus] if load_cpus else []) + ["wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s"]
+    for header in headers:
+        args += ["-H", header]
+    output = docker("exec", TARGET["container"], *args, "-s", "/root/djangoops-fixed-rate.lua", url, "--", str(rate), str(connections))
+    figures = json.loads(output.strip().splitlines()[-1])
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    figures["socket_errors"] = sum(int(n) for n in errors.groups()) if errors else 0
+    figures["per_second"] = round(figures["answered"] / seconds, 1)
+    return figures
+
+
+def nginx_cpu_seconds():
+    """The CPU time nginx's processes (master and workers) have used, from /proc/<pid>/stat: this
+    host's cgroup v1 gives the container's units no CPU accounting of their own."""
+    lines = sh("getconf CLK_TCK; for pid in $(pgrep -x nginx); do cut -d' ' -f14,15 /proc/$pid/stat; done").split("\n")
+    ticks = sum(int(value) for line in lines[1:] for value in line.split())
+    return ticks / int(lines[0])
+
+
+def direct_maximum(app, endpoint):
+    """A closed-loop run's requests per second, directly against the app server, after a short
+    run that is not counted: for the fixed rates when the servers' figures were not measured."""
+    entry = next(entry for entry in apps() if entry["name"] == app)
+    url = f"http://127.0.0.1:{entry['bind'].rsplit(':', 1)[1]}{ENDPOINTS[endpoint]}"
+    headers = [f"Host: {site_of(app)}", "X-Forwarded-Proto: https"]
+    wrk(url, WARM_UP_SECONDS, 16, headers)
+    return wrk(url, 5, 16, headers)["rps"]
+
+
+def proxy_cost_figures(seconds, connections, servers=None):
+    """Each server and endpoint at fixed rates, directly and through nginx over HTTPS: the latency
+    nginx adds, and nginx's CPU time per request. The rates are shares of the direct maximum of
+    the same run (the servers' closed-loop figures, or a run of its own when servers is None)."""
+    app_cpu, load_cpus = cpus()
+    docker_write("/root/djangoops-fixed-rate.lua", FIXED_RATE_SCRIPT.read_text())
+    pin(["nginx.service"], load_cpus)
+    every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
+    results = {}
+    for entry in apps():
+        app, site = entry["name"], site_of(entry["name"])
+        port = entry["bind"].rsplit(":", 1)[1]
+        pin(every_app, load_cpus)
+        pin(app_units(app), app_cpu)
+        results[app] = {}
+        for endpoint, path in ENDPOINTS.items():
+            maximum = servers[app][endpoint]["direct"]["rps"] if servers else direct_maximum(app, endpoint)
+            rows = []
+            for share in RATE_SHARES:
+                rate = max(1, round(maximum * share))
+                direct = fixed_rate(
+                    f"http://127.0.0.1:{port}{path}", rate, seconds, connections, [f"Host: {site}", "X-Forwarded-Proto: https"]
+                )
+                used = nginx_cpu_seconds()
+                proxied = fixed_rate(f"https://{site}:443{path}", rate, seconds, connections)
+                used = nginx_cpu_seconds() - used
+                row = {
+                    "share": share,
+                    "rate": rate,
+                    "direct_maximum": maximum,
+                    "direct": direct,
+                    "nginx": proxied,
+                    "added_p50_ms": round(proxied["p50_ms"] - direct["p50_ms"], 3),
+                    "added_p99_ms": round(proxied["p99_ms"] - direct["p99_ms"], 3),
+                    "nginx_cpu_us_per_request": round(used * 1e6 / proxied["answered"], 1) if proxied["answered"] else None,
+                }
+                rows.append(row)
+                say(
+                    f"  {app:17} {endpoint:9} {rate:6}/s direct p50 {direct['p50_ms']} p99 {direct['p99_ms']} ms"
+                    f" | nginx p50 {proxied['p50_ms']} p99 {proxied['p99_ms']} ms | added {row['added_p50_ms']} / {row['added_p99_ms']} ms,"
+                    f" nginx {row['nginx_cpu_us_per_request']} µs CPU a request"
+                )
+            results[app][endpoint] = rows
+    return results
+
+
 def static_figures(seconds, connections, repeat):
     """The deployed site's static file against a bare nginx server with the same file."""
     manifest = json.loads(sh("cat /srv/gunicorn/current/static/staticfiles.json"))
@@ -595,9 +683,13 @@ def main():
     parser.add_argument("--metrics-only", action="store_true", help="the request metrics' cost through nginx only; printed")
     parser.add_argument("--memory-only", action="store_true", help="the stack's memory on a 1 GB, one-CPU container only; printed")
     parser.add_argument(
+        "--proxy-only", action="store_true", help="the proxy's cost at fixed rates only (each server's maximum measured again); printed"
+    )
+    parser.add_argument("--rate-seconds", type=int, default=10, help="each fixed-rate run (default 10)")
+    parser.add_argument(
         "--write",
         action="store_true",
-        help="with --timings-only, --apache-only, --metrics-only or --memory-only: put them into docs/benchmarks over the last ones",
+        help="with --timings-only, --apache-only, --metrics-only, --memory-only or --proxy-only: put them into docs/benchmarks over the last ones",
     )
     args = parser.parse_args()
     if args.memory_only:
@@ -616,6 +708,8 @@ def main():
         args.skip_timings = True
     if args.apache_only:
         ONLY["apps"] = ["gunicorn"]
+        args.skip_timings = True
+    if args.proxy_only:
         args.skip_timings = True
 
     started = datetime.now(UTC)
@@ -651,7 +745,19 @@ def main():
             say(f"servers: wrk -t2 -c{args.connections} -d{args.seconds}s, direct and through nginx")
             app_cpu, load_cpus = cpus()
             results["settings"]["cpus"] = {"app_server": app_cpu, "wrk_and_nginx": load_cpus}
+            results["settings"]["rate_seconds"] = args.rate_seconds
+            if args.proxy_only:
+                say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
+                proxy = {"date": results["date"], "seconds": args.rate_seconds, "connections": args.connections}
+                proxy["servers"] = proxy_cost_figures(args.rate_seconds, args.connections)
+                print(json.dumps(proxy, indent=2))
+                if args.write:
+                    write_part(proxy_cost=proxy)
+                return
             results["servers"] = server_figures(args.seconds, args.connections, args.repeat)
+            say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
+            results["proxy_cost"] = {"seconds": args.rate_seconds, "connections": args.connections}
+            results["proxy_cost"]["servers"] = proxy_cost_figures(args.rate_seconds, args.connections, results["servers"])
             if not args.apache_only:
                 say("static files")
                 results["static"] = static_figures(args.seconds, args.connections, args.repeat)

@@ -12,8 +12,8 @@ ENDPOINTS = ("plain", "template", "db")
 
 # The issue's targets, each with how it is read from the figures.
 TARGETS = {
-    "nginx_over_direct": 0.90,
-    "static_over_bare": 0.90,
+    "proxy_added_ms": {"p50": 1.0, "p99": 5.0},
+    "static_over_bare": 0.95,
     "split_over_wsgi": 0.90,
     "no_change_seconds": 30,
     "code_only_seconds": 35,
@@ -30,20 +30,33 @@ def targets(results):
     """(key in TARGETS, what is held, the figure, met or missed) for each target."""
     rows = []
     servers = results["servers"]
-    worst = min((figures[e]["nginx_over_direct"], app, e) for app, figures in servers.items() for e in ENDPOINTS)
-    rows.append(
-        (
-            "nginx_over_direct",
-            "through nginx ≥ 90% of direct, every server and endpoint",
-            f"lowest {worst[0]:.0%} ({worst[1]}, {worst[2]})",
-            verdict(worst[0] >= TARGETS["nginx_over_direct"]),
+    proxy = results.get("proxy_cost")
+    if proxy:
+        half = [
+            (row, app, endpoint)
+            for app, figures in proxy["servers"].items()
+            for endpoint in ENDPOINTS
+            for row in figures[endpoint]
+            if row["share"] == 0.5
+        ]
+        p50 = max(half, key=lambda found: found[0]["added_p50_ms"])
+        p99 = max(half, key=lambda found: found[0]["added_p99_ms"])
+        rows.append(
+            (
+                "proxy_added_ms",
+                "through nginx at half the direct maximum: added p50 ≤ 1 ms and added p99 ≤ 5 ms, every server and endpoint",
+                f"highest added p50 {p50[0]['added_p50_ms']:.2f} ms ({p50[1]}, {p50[2]}), p99 {p99[0]['added_p99_ms']:.2f} ms ({p99[1]}, {p99[2]})",
+                verdict(
+                    p50[0]["added_p50_ms"] <= TARGETS["proxy_added_ms"]["p50"]
+                    and p99[0]["added_p99_ms"] <= TARGETS["proxy_added_ms"]["p99"]
+                ),
+            )
         )
-    )
     static = results["static"]["site_over_bare"]
     rows.append(
         (
             "static_over_bare",
-            "static file through the site ≥ 90% of bare nginx",
+            "static file through the site ≥ 95% of bare nginx",
             f"{static:.0%}",
             verdict(static >= TARGETS["static_over_bare"]),
         )
@@ -164,6 +177,50 @@ DEFAULTS = [
 ]
 
 
+def proxy_cost_lines(proxy, run_date):
+    """The fixed-rate section: what nginx adds to each server's latency, and its CPU a request."""
+    if not proxy:
+        return []
+    lines = [
+        "",
+        "## The proxy's cost at a fixed rate",
+        "",
+        f"wrk at a fixed rate (`benchmarks/fixed-rate.lua`: {proxy['connections']} connections, {proxy['seconds']} s a run, "
+        "each request's latency counted from when it was due, so a stall shows), directly against the app server and "
+        "through nginx over HTTPS with keep-alive, back to back, at half of the server's direct maximum (the closed-loop "
+        + ("figure above)" if "date" not in proxy else f"figure of a run of its own on {proxy['date']}, `bench.py --proxy-only --write`)")
+        + " and at a quarter of it. *added*: nginx's p50 and p99 less the direct ones. *nginx CPU*: the CPU time of "
+        "nginx's master and workers during the run through nginx (`/proc/<pid>/stat`), divided by its requests: TLS, "
+        "HTTP parsing and the upstream's keep-alive connection. Debian's wrk is closed-loop and wrk2 is not packaged: "
+        "the script uses wrk's `delay()` hook and LuaJIT's clock to send on a schedule.",
+        "",
+        "The target this replaces, throughput through nginx at least 90% of direct, is gone: on a 2-CPU host the load "
+        "generator and nginx's TLS share the one CPU that the direct run already saturates, so it measured the machine "
+        "rather than the proxy. A fixed rate below the maximum leaves the CPUs room, and the latency nginx adds means "
+        "the same here as on a load balancer of its own.",
+    ]
+    for share in sorted({row["share"] for figures in proxy["servers"].values() for rows in figures.values() for row in rows}, reverse=True):
+        lines += [
+            "",
+            f"At {share:.0%} of the direct maximum:",
+            "",
+            "| server | endpoint | req/s | direct p50 ms | p99 ms | nginx p50 ms | p99 ms | added p50 ms | added p99 ms | nginx CPU µs a request |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for app, figures in proxy["servers"].items():
+            for endpoint in ENDPOINTS:
+                for row in (row for row in figures[endpoint] if row["share"] == share):
+                    direct, proxied = row["direct"], row["nginx"]
+                    failed = sum(run["non_2xx"] + run["socket_errors"] for run in (direct, proxied))
+                    flag = f" ({failed} failed)" if failed else ""
+                    lines.append(
+                        f"| {app} | {endpoint} | {row['rate']} | {direct['p50_ms']:.2f} | {direct['p99_ms']:.2f} | "
+                        f"{proxied['p50_ms']:.2f} | {proxied['p99_ms']:.2f} | {row['added_p50_ms']:+.2f} | {row['added_p99_ms']:+.2f} | "
+                        f"{row['nginx_cpu_us_per_request']}{flag} |"
+                    )
+    return lines
+
+
 def markdown(results):
     settings = results["settings"]
     machine = results["machine"]
@@ -221,6 +278,7 @@ def markdown(results):
                 f"| {app} | {endpoint} | {direct['rps']:.0f} | {direct['p50_ms']} | {direct['p99_ms']} | "
                 f"{proxied['rps']:.0f} | {proxied['p50_ms']} | {proxied['p99_ms']} | {figures[endpoint]['nginx_over_direct']:.0%}{flag} |"
             )
+    lines += proxy_cost_lines(results.get("proxy_cost"), results["date"])
     static = results["static"]
     lines += [
         "",

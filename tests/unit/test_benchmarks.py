@@ -50,6 +50,17 @@ def test_the_report_reads_the_targets_from_the_figures():
         }
         for app in [*bench.SERVERS, "split"]
     }
+    fixed = {"answered": 500, "non_2xx": 0, "socket_errors": 0, "p50_ms": 1.0, "p90_ms": 1.5, "p99_ms": 2.0, "p999_ms": 3.0, "max_ms": 4.0}
+
+    def rows_at(app, endpoint):
+        slower = {**fixed, "p50_ms": 2.5, "p99_ms": 9.0} if (app, endpoint) == ("daphne", "template") else {**fixed, "p50_ms": 1.4}
+        return [
+            {"share": share, "rate": 50, "direct_maximum": 100.0, "direct": fixed, "nginx": nginx, "added_p50_ms": nginx["p50_ms"] - 1.0,
+             "added_p99_ms": nginx["p99_ms"] - 2.0, "nginx_cpu_us_per_request": 80.0}
+            for share, nginx in ((0.5, slower), (0.25, fixed))
+        ]  # fmt: skip
+
+    proxy_cost = {app: {e: rows_at(app, e) for e in report.ENDPOINTS} for app in [*bench.SERVERS, "split"]}
     results = {
         "date": "2026-11-22T00:00:00+00:00",
         "machine": {"cpu": "test", "cpus": 2, "memory_gb": 1, "kernel": "6"},
@@ -57,6 +68,7 @@ def test_the_report_reads_the_targets_from_the_figures():
         "versions": {"nginx": "1.22.1"},
         "servers": servers,
         "static": {"file": "/static/x", "bytes": 10240, "site": run, "bare_nginx": run, "site_over_bare": 1.0},
+        "proxy_cost": {"seconds": 10, "connections": 16, "servers": proxy_cost},
         "collection": {
             "cold_converge": {"seconds": 120, "changed": 49, "tasks_ok": 150},
             "no_change": {"seconds": 54, "changed": 0, "tasks_ok": 150, "module_calls": 41, "local_module_calls": 0},
@@ -89,11 +101,16 @@ def test_the_report_reads_the_targets_from_the_figures():
     }
     rows = {key: (value, state) for key, _, value, state in report.targets(results)}
     assert rows.keys() == report.TARGETS.keys()
-    assert rows["nginx_over_direct"] == ("lowest 80% (uwsgi, db)", "**missed**")
+    # The proxy's cost: read at half the direct maximum only, the worst of every server and endpoint.
+    assert rows["proxy_added_ms"] == ("highest added p50 1.50 ms (daphne, template), p99 7.00 ms (daphne, template)", "**missed**")
     assert rows["cold_converge_seconds"] == ("120 s", "met")
     assert rows["no_change_seconds"][1] == "**missed**"
     text = report.markdown(results)
     assert "| uwsgi | plain | 100 |" in text
+    assert "| daphne | template | 50 | 1.00 | 2.00 | 2.50 | 9.00 | +1.50 | +7.00 | 80.0 |" in text
+    assert "| gunicorn | db | 50 | 1.00 | 2.00 | 1.40 | 2.00 | +0.40 | +0.00 | 80.0 |" in text
+    assert "At 25% of the direct maximum:" in text
+    assert "≥ 90% of direct" not in text
     assert "chart.png" in text
     assert "| second run | 54 | 150 | 0 | 41 + 0 |" in text
     assert "| second run, Mitogen strategy | 30 | 150 | 0 | not logged |" in text

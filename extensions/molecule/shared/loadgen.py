@@ -54,7 +54,20 @@ class SiteHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         raw = socket.create_connection((self.address, self.port), self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+class SiteHTTPConnection(http.client.HTTPConnection):
+    """Plain HTTP to address:port (an app server's own port), the site's name in the Host header."""
+
+    def __init__(self, site, address, port, context, timeout):
+        super().__init__(site, port, timeout=timeout)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def page_csrf(response, body):
@@ -80,6 +93,8 @@ class Load:
         self.failures = []
         self.retried = 0
         self.context = ssl.create_default_context(cafile=args.cacert) if args.cacert else ssl._create_unverified_context()  # noqa: S323  a load tool; --cacert verifies
+        self.connection_class = SiteHTTPConnection if args.scheme == "http" else SiteHTTPSConnection
+        self.headers = dict(header.split(": ", 1) for header in args.header or ())
         self.started = time.monotonic()
 
     def record(self, path, due, status=None, body=b"", error=None, method="GET"):
@@ -136,7 +151,7 @@ class Load:
             index += 1
             post = bool(self.args.post_every) and index % self.args.post_every == 0 and csrf is not None
             path = "/" if post else paths[index % len(paths)]
-            method, headers, payload = "GET", {"User-Agent": "djangoops-loadgen"}, None
+            method, headers, payload = "GET", {"User-Agent": "djangoops-loadgen", **self.headers}, None
             if post:
                 method = "POST"
                 payload = urlencode({"csrfmiddlewaretoken": csrf[1], "text": f"loadgen {offset}-{index}"})
@@ -149,7 +164,7 @@ class Load:
             for attempt in (1, 2):
                 if connection is None:
                     connection, used = (
-                        SiteHTTPSConnection(self.args.site, self.args.address, self.args.port, self.context, self.args.timeout),
+                        self.connection_class(self.args.site, self.args.address, self.args.port, self.context, self.args.timeout),
                         0,
                     )
                 try:
@@ -250,6 +265,10 @@ def main():
     parser.add_argument("--stop-file", help="end the load as soon as this file exists")
     parser.add_argument("--timeout", type=float, default=15, help="seconds a request may take (default 15)")
     parser.add_argument("--cacert", help="verify the certificate against this CA file")
+    parser.add_argument(
+        "--scheme", choices=["https", "http"], default="https", help="plain http for an app server's own port (default https)"
+    )
+    parser.add_argument("--header", action="append", help='a header to send with every request, "Name: value" (repeat)')
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     args.path = args.path or ["/", "/healthz"]
