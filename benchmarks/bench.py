@@ -57,7 +57,13 @@ TARGET = {"container": CONTAINER}
 IMAGE = "djangoops/debian:12"
 EXAMPLE = ROOT / "extensions" / "molecule" / "shared" / "django_project"
 SERVERS = ["gunicorn", "gunicorn_uvicorn", "uvicorn", "daphne", "hypercorn", "uwsgi", "granian"]
-ENDPOINTS = {"plain": "/bench/plain", "template": "/bench/template", "db": "/bench/db"}
+ENDPOINTS = {
+    "plain": "/bench/plain",
+    "template": "/bench/template",
+    "db": "/bench/db",
+    "wait": "/bench/wait",
+    "async_db": "/bench/async-db",
+}
 STATIC_FILE = "notes/sample-10k.txt"
 BARE_PORT = 8443
 

@@ -8,7 +8,13 @@ import json
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
-ENDPOINTS = ("plain", "template", "db")
+ENDPOINTS = ("plain", "template", "db", "wait", "async_db")
+
+
+def measured(figures):
+    """The endpoints a run measured, in ENDPOINTS' order (an older run has fewer)."""
+    return [endpoint for endpoint in ENDPOINTS if endpoint in figures]
+
 
 # The issue's targets, each with how it is read from the figures.
 TARGETS = {
@@ -35,7 +41,7 @@ def targets(results):
         half = [
             (row, app, endpoint)
             for app, figures in proxy["servers"].items()
-            for endpoint in ENDPOINTS
+            for endpoint in measured(figures)
             for row in figures[endpoint]
             if row["share"] == 0.5
         ]
@@ -61,7 +67,7 @@ def targets(results):
             verdict(static >= TARGETS["static_over_bare"]),
         )
     )
-    split = min(servers["split"][e]["nginx"]["rps"] / servers["gunicorn"][e]["nginx"]["rps"] for e in ENDPOINTS)
+    split = min(servers["split"][e]["nginx"]["rps"] / servers["gunicorn"][e]["nginx"]["rps"] for e in measured(servers["split"]))
     rows.append(
         (
             "split_over_wsgi",
@@ -208,7 +214,7 @@ def proxy_cost_lines(proxy, run_date):
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for app, figures in proxy["servers"].items():
-            for endpoint in ENDPOINTS:
+            for endpoint in measured(figures):
                 for row in (row for row in figures[endpoint] if row["share"] == share):
                     direct, proxied = row["direct"], row["nginx"]
                     failed = sum(run["non_2xx"] + run["socket_errors"] for run in (direct, proxied))
@@ -264,13 +270,16 @@ def markdown(results):
         "server runs on one): two per CPU and one more for the WSGI servers, one per CPU for the ASGI servers, one "
         "process for daphne. "
         "Endpoints of the example project: *plain* returns a short text; *template* renders a template "
-        "with a loop of 100 items; *db* reads 50 rows from SQLite and returns them as JSON.",
+        "with a loop of 100 items; *db* reads 50 rows from SQLite and returns them as JSON; *wait* is an async view "
+        "that awaits 50 ms of non-blocking sleep (an outside API's answer) and returns a short text; *async_db* reads "
+        "the same 50 rows through Django's async ORM. A WSGI server runs an async view in an event loop of its own per "
+        "request, holding its worker through the wait; an ASGI server awaits it alongside other requests.",
         "",
         "| server | endpoint | direct req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms | nginx / direct |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for app, figures in results["servers"].items():
-        for endpoint in ENDPOINTS:
+        for endpoint in measured(figures):
             direct, proxied = figures[endpoint]["direct"], figures[endpoint]["nginx"]
             sides = [(side, run["non_2xx"] + run["socket_errors"]) for side, run in (("direct", direct), ("nginx", proxied))]
             flag = "".join(f" ({errors} errors {side})" for side, errors in sides if errors)
@@ -311,7 +320,7 @@ def markdown(results):
             "| endpoint | Apache req/s | p50 ms | p99 ms | gunicorn behind nginx req/s | p50 ms | p99 ms | Apache / gunicorn |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for endpoint in ENDPOINTS:
+        for endpoint in measured(apache):
             ours, theirs = apache[endpoint]["apache"], apache[endpoint]["gunicorn_nginx"]
             errors = ours["non_2xx"] + ours["socket_errors"]
             lines.append(
@@ -426,9 +435,10 @@ def chart(results):
     import matplotlib.pyplot as plt
 
     apps = list(results["servers"])
-    figure, axes = plt.subplots(1, len(ENDPOINTS), figsize=(15, 5), sharey=False)
+    endpoints = measured(results["servers"][apps[0]])
+    figure, axes = plt.subplots(1, len(endpoints), figsize=(5 * len(endpoints), 5), sharey=False)
     width = 0.4
-    for axis, endpoint in zip(axes, ENDPOINTS, strict=True):
+    for axis, endpoint in zip(axes, endpoints, strict=True):
         direct = [results["servers"][app][endpoint]["direct"]["rps"] for app in apps]
         proxied = [results["servers"][app][endpoint]["nginx"]["rps"] for app in apps]
         positions = range(len(apps))

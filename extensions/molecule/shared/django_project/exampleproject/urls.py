@@ -10,5 +10,7 @@ urlpatterns = [
     path("bench/plain", views.bench_plain),
     path("bench/template", views.bench_template),
     path("bench/db", views.bench_db),
+    path("bench/wait", views.bench_wait),
+    path("bench/async-db", views.bench_async_db),
     path("admin/", admin.site.urls),
 ]

@@ -1,3 +1,4 @@
+import asyncio
 import socket
 import time
 
@@ -69,4 +70,15 @@ def bench_template(request):
 
 def bench_db(request):
     notes = list(Note.objects.values("id", "text", "created")[:50])
+    return JsonResponse({"notes": notes})
+
+
+async def bench_wait(request):
+    """50 ms of non-blocking wait, as for an outside API's answer, then a short text."""
+    await asyncio.sleep(0.05)
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+async def bench_async_db(request):
+    notes = [note async for note in Note.objects.values("id", "text", "created")[:50]]
     return JsonResponse({"notes": notes})
