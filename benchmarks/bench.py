@@ -20,7 +20,8 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    Then the proxy's cost at a fixed rate: each server and endpoint at half of that direct
    maximum and at a quarter of it, directly and through nginx, with wrk sending on a schedule
    (benchmarks/fixed-rate.lua) and each request's latency counted from when it was due: the p50
-   and p99 nginx adds, and nginx's CPU time per request (--proxy-only measures these alone).
+   and p99 nginx adds, and nginx's CPU time per request; and the WebSocket echo's rate on each
+   server that speaks WebSocket (--proxy-only measures these alone).
 3. Static files: a 10 KB file through the deployed site against nginx's own limit for the same
    file (a bare server with sendfile, the same TLS settings, in the same container).
 4. Apache with mod_wsgi (djangoops_web_server: apache): a second container runs the example
@@ -343,7 +344,7 @@ def median_run(runs):
 
 
 def prepare_load_tools():
-    sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+    sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk python3-websockets >/dev/null")
     # Rows for the database read: 50 notes in each app's database.
     seed = "from notes.models import Note; n = Note.objects.count(); Note.objects.bulk_create([Note(text=f'bench note {i}') for i in range(n, 50)])"
     for entry in apps():
@@ -460,6 +461,40 @@ def proxy_cost_figures(seconds, connections, servers=None):
                     f" nginx {row['nginx_cpu_us_per_request']} µs CPU a request"
                 )
             results[app][endpoint] = rows
+    return results
+
+
+WSGI_SERVERS = ("gunicorn", "uwsgi")  # no WebSocket: the rest (and split mode's second server) echo
+
+
+def websocket_figures(seconds, connections):
+    """The example's WebSocket echo (/ws/echo/) on every server that speaks WebSocket: messages a
+    second over `connections` sockets, each awaiting its echo before the next, directly and
+    through nginx over TLS (benchmarks/ws_echo.py, Debian's python3-websockets, on the load CPUs)."""
+    app_cpu, load_cpus = cpus()
+    docker_write("/root/djangoops-ws-echo.py", Path(__file__).with_name("ws_echo.py").read_text())
+    every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
+    prefix = ["taskset", "-c", load_cpus] if load_cpus else []
+    results = {}
+    for entry in apps():
+        if entry["server"] in WSGI_SERVERS and not entry.get("websocket_server"):
+            continue
+        app, site = entry["name"], site_of(entry["name"])
+        port = entry.get("websocket_bind", entry["bind"]).rsplit(":", 1)[1]
+        pin(every_app, load_cpus)
+        pin(app_units(app), app_cpu)
+        runs = {}
+        for side, url in (("direct", f"ws://127.0.0.1:{port}/ws/echo/"), ("nginx", f"wss://{site}:443/ws/echo/")):
+            docker("exec", TARGET["container"], *prefix, "python3", "/root/djangoops-ws-echo.py", url, str(connections), "1")
+            output = docker(
+                "exec", TARGET["container"], *prefix, "python3", "/root/djangoops-ws-echo.py", url, str(connections), str(seconds)
+            )
+            runs[side] = json.loads(output.strip().splitlines()[-1])
+        results[app] = runs
+        say(
+            f"  {app:17} WebSocket echo: direct {runs['direct']['per_second']:.0f}/s p50 {runs['direct']['p50_ms']} ms"
+            f" | nginx {runs['nginx']['per_second']:.0f}/s p50 {runs['nginx']['p50_ms']} ms"
+        )
     return results
 
 
@@ -756,6 +791,8 @@ def main():
                 say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
                 proxy = {"date": results["date"], "seconds": args.rate_seconds, "connections": args.connections}
                 proxy["servers"] = proxy_cost_figures(args.rate_seconds, args.connections)
+                say(f"WebSocket echo: {args.connections} sockets, {args.rate_seconds} s, direct and through nginx")
+                proxy["websocket"] = websocket_figures(args.rate_seconds, args.connections)
                 print(json.dumps(proxy, indent=2))
                 if args.write:
                     write_part(proxy_cost=proxy)
@@ -764,6 +801,8 @@ def main():
             say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
             results["proxy_cost"] = {"seconds": args.rate_seconds, "connections": args.connections}
             results["proxy_cost"]["servers"] = proxy_cost_figures(args.rate_seconds, args.connections, results["servers"])
+            say(f"WebSocket echo: {args.connections} sockets, {args.rate_seconds} s, direct and through nginx")
+            results["proxy_cost"]["websocket"] = websocket_figures(args.rate_seconds, args.connections)
             if not args.apache_only:
                 say("static files")
                 results["static"] = static_figures(args.seconds, args.connections, args.repeat)

@@ -224,6 +224,28 @@ def proxy_cost_lines(proxy, run_date):
                         f"{proxied['p50_ms']:.2f} | {proxied['p99_ms']:.2f} | {row['added_p50_ms']:+.2f} | {row['added_p99_ms']:+.2f} | "
                         f"{row['nginx_cpu_us_per_request']}{flag} |"
                     )
+    websocket = proxy.get("websocket")
+    if websocket:
+        lines += [
+            "",
+            "### WebSocket echo",
+            "",
+            f"The example's echo at `/ws/echo/` on each server that speaks WebSocket (gunicorn's sync workers and uWSGI "
+            f"do not; split mode's is its uvicorn): {proxy['connections']} sockets for {proxy['seconds']} s, each sending "
+            "64 characters and awaiting the echo before the next (`benchmarks/ws_echo.py`, Python's `websockets`, on the "
+            "load CPU: the client's own cost is in these figures).",
+            "",
+            "| server | direct messages/s | p50 ms | p99 ms | nginx messages/s | p50 ms | p99 ms |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for app, runs in websocket.items():
+            direct, proxied = runs["direct"], runs["nginx"]
+            failed = direct["failed_connections"] + proxied["failed_connections"]
+            flag = f" ({failed} sockets failed: {direct['first_failure'] or proxied['first_failure']})" if failed else ""
+            lines.append(
+                f"| {app} | {direct['per_second']:.0f} | {direct['p50_ms']} | {direct['p99_ms']} | "
+                f"{proxied['per_second']:.0f} | {proxied['p50_ms']} | {proxied['p99_ms']}{flag} |"
+            )
     return lines
 
 

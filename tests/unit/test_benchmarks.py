@@ -60,6 +60,7 @@ def test_the_report_reads_the_targets_from_the_figures():
             for share, nginx in ((0.5, slower), (0.25, fixed))
         ]  # fmt: skip
 
+    echo = {"messages": 9000, "per_second": 900.0, "p50_ms": 1.2, "p99_ms": 4.0, "failed_connections": 0, "first_failure": None}
     proxy_cost = {app: {e: rows_at(app, e) for e in report.ENDPOINTS} for app in [*bench.SERVERS, "split"]}
     results = {
         "date": "2026-11-22T00:00:00+00:00",
@@ -68,7 +69,7 @@ def test_the_report_reads_the_targets_from_the_figures():
         "versions": {"nginx": "1.22.1"},
         "servers": servers,
         "static": {"file": "/static/x", "bytes": 10240, "site": run, "bare_nginx": run, "site_over_bare": 1.0},
-        "proxy_cost": {"seconds": 10, "connections": 16, "servers": proxy_cost},
+        "proxy_cost": {"seconds": 10, "connections": 16, "servers": proxy_cost, "websocket": {"uvicorn": {"direct": echo, "nginx": echo}}},
         "collection": {
             "cold_converge": {"seconds": 120, "changed": 49, "tasks_ok": 150},
             "no_change": {"seconds": 54, "changed": 0, "tasks_ok": 150, "module_calls": 41, "local_module_calls": 0},
@@ -110,6 +111,7 @@ def test_the_report_reads_the_targets_from_the_figures():
     assert "| daphne | template | 50 | 1.00 | 2.00 | 2.50 | 9.00 | +1.50 | +7.00 | 80.0 |" in text
     assert "| gunicorn | db | 50 | 1.00 | 2.00 | 1.40 | 2.00 | +0.40 | +0.00 | 80.0 |" in text
     assert "At 25% of the direct maximum:" in text
+    assert "| uvicorn | 900 | 1.2 | 4.0 | 900 | 1.2 | 4.0 |" in text
     assert "≥ 90% of direct" not in text
     assert "chart.png" in text
     assert "| second run | 54 | 150 | 0 | 41 + 0 |" in text

@@ -94,7 +94,8 @@ class Load:
         self.retried = 0
         self.context = ssl.create_default_context(cafile=args.cacert) if args.cacert else ssl._create_unverified_context()  # noqa: S323  a load tool; --cacert verifies
         self.connection_class = SiteHTTPConnection if args.scheme == "http" else SiteHTTPSConnection
-        self.headers = dict(header.split(": ", 1) for header in args.header or ())
+        # To an app server's own port, the Host nginx would send: the site's name without a port.
+        self.headers = ({"Host": args.site} if args.scheme == "http" else {}) | dict(header.split(": ", 1) for header in args.header or ())
         self.started = time.monotonic()
 
     def record(self, path, due, status=None, body=b"", error=None, method="GET"):
