@@ -353,17 +353,22 @@ def prepare_load_tools():
     sh(f"grep -q 'bench.test' /etc/hosts || echo '127.0.0.1 {names} bare.bench.test' >> /etc/hosts")
 
 
-def server_figures(seconds, connections, repeat):
+def each_app_alone():
+    """Each app in turn, its units alone on the app server's CPU, the other apps (idle) and nginx
+    on the load CPUs: yields the app's entry, its site and its HTTP port."""
     app_cpu, load_cpus = cpus()
     pin(["nginx.service"], load_cpus)
     every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
-    results = {}
     for entry in apps():
-        app, site = entry["name"], site_of(entry["name"])
-        port = entry["bind"].rsplit(":", 1)[1]
-        # The app measured alone on its CPU; the others (idle) out of its way.
         pin(every_app, load_cpus)
-        pin(app_units(app), app_cpu)
+        pin(app_units(entry["name"]), app_cpu)
+        yield entry, site_of(entry["name"]), entry["bind"].rsplit(":", 1)[1]
+
+
+def server_figures(seconds, connections, repeat):
+    results = {}
+    for entry, site, port in each_app_alone():
+        app = entry["name"]
         results[app] = {}
         for endpoint, path in ENDPOINTS.items():
             direct_url, proxied_url = f"http://127.0.0.1:{port}{path}", f"https://{site}:443{path}"  # a port: no /etc/services
@@ -422,16 +427,10 @@ def proxy_cost_figures(seconds, connections, servers=None):
     """Each server and endpoint at fixed rates, directly and through nginx over HTTPS: the latency
     nginx adds, and nginx's CPU time per request. The rates are shares of the direct maximum of
     the same run (the servers' closed-loop figures, or a run of its own when servers is None)."""
-    app_cpu, load_cpus = cpus()
     docker_write("/root/djangoops-fixed-rate.lua", FIXED_RATE_SCRIPT.read_text())
-    pin(["nginx.service"], load_cpus)
-    every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
     results = {}
-    for entry in apps():
-        app, site = entry["name"], site_of(entry["name"])
-        port = entry["bind"].rsplit(":", 1)[1]
-        pin(every_app, load_cpus)
-        pin(app_units(app), app_cpu)
+    for entry, site, port in each_app_alone():
+        app = entry["name"]
         results[app] = {}
         for endpoint, path in ENDPOINTS.items():
             maximum = servers[app][endpoint]["direct"]["rps"] if servers else direct_maximum(app, endpoint)
@@ -471,18 +470,15 @@ def websocket_figures(seconds, connections):
     """The example's WebSocket echo (/ws/echo/) on every server that speaks WebSocket: messages a
     second over `connections` sockets, each awaiting its echo before the next, directly and
     through nginx over TLS (benchmarks/ws_echo.py, Debian's python3-websockets, on the load CPUs)."""
-    app_cpu, load_cpus = cpus()
+    _, load_cpus = cpus()
     docker_write("/root/djangoops-ws-echo.py", Path(__file__).with_name("ws_echo.py").read_text())
-    every_app = [unit for entry in apps() for unit in app_units(entry["name"])]
     prefix = ["taskset", "-c", load_cpus] if load_cpus else []
     results = {}
-    for entry in apps():
+    for entry, site, http_port in each_app_alone():
         if entry["server"] in WSGI_SERVERS and not entry.get("websocket_server"):
             continue
-        app, site = entry["name"], site_of(entry["name"])
-        port = entry.get("websocket_bind", entry["bind"]).rsplit(":", 1)[1]
-        pin(every_app, load_cpus)
-        pin(app_units(app), app_cpu)
+        app = entry["name"]
+        port = entry["websocket_bind"].rsplit(":", 1)[1] if entry.get("websocket_bind") else http_port
         runs = {}
         for side, url in (("direct", f"ws://127.0.0.1:{port}/ws/echo/"), ("nginx", f"wss://{site}:443/ws/echo/")):
             docker("exec", TARGET["container"], *prefix, "python3", "/root/djangoops-ws-echo.py", url, str(connections), "1")
