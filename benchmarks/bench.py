@@ -702,6 +702,17 @@ def write_part(**parts):
     subprocess.run([sys.executable, str(Path(__file__).with_name("report.py"))], check=True)
 
 
+def proxy_run(args, servers=None):
+    """The proxy's cost at fixed rates and the WebSocket echo (servers: the closed-loop figures of
+    the same run, whose direct maximum sets the rates; None measures it again)."""
+    say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
+    proxy = {"seconds": args.rate_seconds, "connections": args.connections}
+    proxy["servers"] = proxy_cost_figures(args.rate_seconds, args.connections, servers)
+    say(f"WebSocket echo: {args.connections} sockets, {args.rate_seconds} s, direct and through nginx")
+    proxy["websocket"] = websocket_figures(args.rate_seconds, args.connections)
+    return proxy
+
+
 def memory_run(workdir, args):
     figures = memory.memory_figures(workdir, max(args.seconds, 10) * 2, args.connections)
     figures["date"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -779,26 +790,17 @@ def main():
             say("one app per server (and split mode), each on a loopback port behind nginx")
             results["collection_servers_converge"] = playbook(inventory, "site.yml", f"@{inventory / 'apps.json'}")
             prepare_load_tools()
-            say(f"servers: wrk -t2 -c{args.connections} -d{args.seconds}s, direct and through nginx")
             app_cpu, load_cpus = cpus()
             results["settings"]["cpus"] = {"app_server": app_cpu, "wrk_and_nginx": load_cpus}
-            results["settings"]["rate_seconds"] = args.rate_seconds
             if args.proxy_only:
-                say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
-                proxy = {"date": results["date"], "seconds": args.rate_seconds, "connections": args.connections}
-                proxy["servers"] = proxy_cost_figures(args.rate_seconds, args.connections)
-                say(f"WebSocket echo: {args.connections} sockets, {args.rate_seconds} s, direct and through nginx")
-                proxy["websocket"] = websocket_figures(args.rate_seconds, args.connections)
+                proxy = {"date": results["date"], **proxy_run(args)}
                 print(json.dumps(proxy, indent=2))
                 if args.write:
                     write_part(proxy_cost=proxy)
                 return
+            say(f"servers: wrk -t2 -c{args.connections} -d{args.seconds}s, direct and through nginx")
             results["servers"] = server_figures(args.seconds, args.connections, args.repeat)
-            say(f"the proxy's cost: each server at fixed rates, {args.rate_seconds} s each, direct and through nginx")
-            results["proxy_cost"] = {"seconds": args.rate_seconds, "connections": args.connections}
-            results["proxy_cost"]["servers"] = proxy_cost_figures(args.rate_seconds, args.connections, results["servers"])
-            say(f"WebSocket echo: {args.connections} sockets, {args.rate_seconds} s, direct and through nginx")
-            results["proxy_cost"]["websocket"] = websocket_figures(args.rate_seconds, args.connections)
+            results["proxy_cost"] = proxy_run(args, results["servers"])
             if not args.apache_only:
                 say("static files")
                 results["static"] = static_figures(args.seconds, args.connections, args.repeat)
