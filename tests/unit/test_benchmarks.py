@@ -160,3 +160,16 @@ def test_module_calls_are_counted_from_the_executions_a_verbose_run_logs():
         ]
     )
     assert bench.module_calls(output) == {"module_calls": 2, "local_module_calls": 1}
+
+
+def test_a_fixed_rate_row_wrk_sent_early_is_no_figure():
+    run = {"answered": 100, "non_2xx": 0, "socket_errors": 0, "p50_ms": 1.0, "p99_ms": 2.0}
+    row = {"share": 0.5, "rate": 10, "direct": run, "nginx": run, "added_p50_ms": 0.0, "added_p99_ms": 0.0, "nginx_cpu_us_per_request": 1.0}
+    assert report.off_schedule(row) == 0
+    assert report.off_schedule({**row, "direct": {**run, "early": 3}}) == 3
+    # Counted by the script, or seen in a run from before it counted them: a negative median.
+    assert report.off_schedule({**row, "direct": {**run, "p50_ms": -9.6}}) == 1
+    lines = report.proxy_cost_lines(
+        {"connections": 16, "seconds": 8, "servers": {"uwsgi": {"plain": [{**row, "direct": {**run, "early": 3}}]}}}
+    )
+    assert any(line.startswith("| uwsgi | plain |") and "off schedule: not a figure" in line for line in lines), lines
