@@ -429,6 +429,9 @@ def test_a_tcp_bind_listens_on_the_address(server):
         socket = render("app_server", "etc/systemd/system/app.socket.j2", variables)
         assert "ListenStream=127.0.0.1:8004\n" in socket
         assert "SocketUser" not in socket
+        # Accepted connections inherit TCP_NODELAY, which uvicorn's --fd never sets itself.
+        assert "NoDelay=yes" in socket.splitlines()
+        assert "NoDelay" not in render("app_server", "etc/systemd/system/app.socket.j2", app_server_vars(server))
     if server == "daphne":
         assert "--endpoint systemd:domain=INET:index=0" in service
     if server in ("gunicorn", "gunicorn_uvicorn"):
