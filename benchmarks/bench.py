@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,15 @@ ENDPOINTS = {
     "async_db": "/bench/async-db",
 }
 STATIC_FILE = "notes/sample-10k.txt"
+LOADGEN = ROOT / "extensions" / "molecule" / "shared" / "loadgen.py"
+# Requests a second through nginx while the code-only deploy runs: a steady trickle that shows a
+# dropped request without taking the CPUs from the deploy.
+DEPLOY_LOAD_RATE = 10
+# The counts of apps on one host and of app hosts that the growth figures compare.
+GROWTH = {"apps": (1, 4, 8), "hosts": (1, 3, 5)}
+GROWTH_NETWORK = "djangoops-bench-growth"
+GROWTH_LB = "djangoops-bench-lb"
+GROWTH_APP_HOST = "djangoops-bench-app"
 BARE_PORT = 8443
 
 
@@ -231,14 +241,11 @@ def collection_timings(inventory, workdir):
     say("second run under Mitogen's strategy")
     again_mitogen = playbook(inventory, "site.yml", mitogen=True)
     say(f"  {again_mitogen['seconds']} s, {again_mitogen['changed']} changed")
-    code = workdir / "code-only"
-    shutil.copytree(EXAMPLE, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
-    index = code / "notes" / "templates" / "notes" / "index.html"
-    index.write_text(index.read_text().replace("<h1>djangoops example</h1>", "<h1>djangoops example, code-only</h1>"))
-    say("code-only deploy (one template changed): playbooks/deploy.yml")
-    deploy = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}")
-    say(f"  {deploy['seconds']} s, {deploy['changed']} changed")
-    index.write_text(index.read_text().replace("code-only</h1>", "code-only, again</h1>"))
+    code = copy_example(workdir / "code-only", "code-only")
+    say(f"code-only deploy (one template changed): playbooks/deploy.yml, under {DEPLOY_LOAD_RATE} requests/s through nginx")
+    deploy = deploy_under_load(inventory, code)
+    say(f"  {deploy['seconds']} s, {deploy['changed']} changed, load: {deploy['load']}")
+    bump(code, "code-only, again")
     say("code-only deploy under Mitogen's strategy")
     deploy_mitogen = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}", mitogen=True)
     say(f"  {deploy_mitogen['seconds']} s, {deploy_mitogen['changed']} changed")
@@ -253,6 +260,154 @@ def collection_timings(inventory, workdir):
         "code_only_deploy_mitogen": deploy_mitogen,
         "per_call": costs,
     }
+
+
+def bump(code, label):
+    """Change one template of the example copy at code (a code-only change)."""
+    index = code / "notes" / "templates" / "notes" / "index.html"
+    text = re.sub(r"<h1>djangoops example[^<]*</h1>", f"<h1>djangoops example, {label}</h1>", index.read_text())
+    index.write_text(text)
+
+
+def copy_example(code, label):
+    shutil.copytree(EXAMPLE, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
+    bump(code, label)
+    return code
+
+
+def deploy_under_load(inventory, code, container=CONTAINER, site="bench.djangoops.test"):
+    """playbooks/deploy.yml while the example's loadgen sends DEPLOY_LOAD_RATE requests a second
+    through nginx on the host (/ and /healthz, from inside the container: loopback only); the
+    run's figures with the load's: requests sent, answered 2xx, answered otherwise, failed."""
+    docker("cp", str(LOADGEN), f"{container}:/root/loadgen.py")
+    docker("exec", container, "rm", "-f", "/root/load-stop", "/root/load.json")
+    docker(
+        "exec", "-d", container, "python3", "/root/loadgen.py", "--port", "443", "--site", site,
+        "--rate", str(DEPLOY_LOAD_RATE), "--clients", "4", "--seconds", "900",
+        "--stop-file", "/root/load-stop", "--json", "/root/load.json",
+    )  # fmt: skip
+    time.sleep(2)
+    try:
+        deploy = playbook(inventory, "playbooks/deploy.yml", f"django_app_source_path={code}")
+    finally:
+        # A few seconds more of load after the run: the new release serving.
+        time.sleep(3)
+        docker("exec", container, "touch", "/root/load-stop")
+    for _ in range(60):
+        text = docker("exec", container, "cat", "/root/load.json", check=False)
+        if text.strip().startswith("{"):
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError("the load generator wrote no figures")
+    load = json.loads(text)
+    deploy["load"] = {key: load[key] for key in ("sent", "ok", "non_2xx", "socket_errors", "retried_on_closed_keepalive")}
+    return deploy
+
+
+def growth_app_entries(count):
+    """count apps of the example, all under gunicorn, each with its own name and site: what one
+    more app costs the collection, not what one server's packages cost."""
+    return [{"name": f"app{n}", "server": "gunicorn", "server_names": [f"app{n}.bench.test"]} for n in range(1, count + 1)]
+
+
+def growth_runs(inventory, code, extra=()):
+    """A cold converge, a run that changes nothing, and a code-only deploy of every app."""
+    figures = {}
+    for name, book, more in (
+        ("cold_converge", "site.yml", ()),
+        ("no_change", "site.yml", ()),
+        ("code_only_deploy", "playbooks/deploy.yml", (f"django_app_source_path={code}",)),
+    ):
+        run = playbook(inventory, book, *extra, *more)
+        figures[name] = {key: run[key] for key in ("seconds", "changed", "tasks_ok", "module_calls")}
+        say(f"    {name}: {run['seconds']} s, {run['changed']} changed, {run['module_calls']} module calls")
+    return figures
+
+
+def growth_by_apps(workdir):
+    """The three runs for each count of apps on one host (GROWTH['apps'])."""
+    rows = {}
+    for count in GROWTH["apps"]:
+        say(f"  {count} app(s) on one host")
+        folder = workdir / f"growth-apps-{count}"
+        folder.mkdir()
+        inventory = write_inventory(folder / "inventory")
+        (inventory / "apps.json").write_text(json.dumps({"djangoops_apps": growth_app_entries(count)}))
+        code = copy_example(folder / "code", f"growth {count}")
+        start_container()
+        try:
+            rows[str(count)] = growth_runs(inventory, code, (f"@{inventory / 'apps.json'}",))
+        finally:
+            docker("rm", "-f", CONTAINER, check=False)
+    return rows
+
+
+def growth_inventory(folder, count):
+    """One host that is the load balancer and the database, and count app hosts, on a Docker
+    network of their own: the demo's app, its settings for a database on another host (a password
+    of this run's own: the containers live for one run)."""
+    password = secrets.token_hex(16)
+    write_inventory(folder)
+    hosts = "\n".join(f"        {GROWTH_APP_HOST}{n}:" for n in range(1, count + 1))
+    (folder / "hosts.yml").write_text(
+        "---\ndjangoops:\n  children:\n"
+        f"    loadbalancers:\n      hosts:\n        {GROWTH_LB}:\n"
+        f"    databases:\n      hosts:\n        {GROWTH_LB}:\n"
+        f"    appservers:\n      hosts:\n{hosts}\n"
+        "  vars:\n    ansible_connection: community.docker.docker\n    ansible_become: false\n"
+    )
+    (folder / "group_vars" / "appservers.yml").write_text(
+        "---\n"
+        'app_server_bind: "0.0.0.0:8000"\n'
+        "django_app_database:\n  engine: postgresql\n  name: example\n  user: example\n"
+        f"  password: {password}\n  host: {GROWTH_LB}\n"
+    )
+    (folder / "group_vars" / "databases.yml").write_text(
+        "---\n"
+        "postgresql_listen_addresses: [localhost, \"{{ ansible_facts['default_ipv4']['address'] }}\"]\n"
+        "postgresql_databases:\n  - name: example\n"
+        f"    password: {password}\n"
+        "    clients: \"{{ hostvars | djangoops.stack.host_addresses(groups['appservers']) }}\"\n"
+    )
+    (folder / "apps.json").unlink()
+    return folder
+
+
+def growth_containers(count):
+    return [GROWTH_LB] + [f"{GROWTH_APP_HOST}{n}" for n in range(1, count + 1)]
+
+
+def growth_by_hosts(workdir):
+    """The three runs for each count of app hosts behind one load balancer (GROWTH['hosts'])."""
+    rows = {}
+    docker("network", "rm", GROWTH_NETWORK, check=False)
+    docker("network", "create", GROWTH_NETWORK)
+    try:
+        for count in GROWTH["hosts"]:
+            say(f"  {count} app host(s), a load balancer and database host in front")
+            folder = workdir / f"growth-hosts-{count}"
+            folder.mkdir()
+            inventory = growth_inventory(folder / "inventory", count)
+            code = copy_example(folder / "code", f"growth {count} hosts")
+            for name in growth_containers(count):
+                start_container(name, ("--network", GROWTH_NETWORK))
+            try:
+                rows[str(count)] = growth_runs(inventory, code)
+            finally:
+                for name in growth_containers(count):
+                    docker("rm", "-f", name, check=False)
+    finally:
+        docker("network", "rm", GROWTH_NETWORK, check=False)
+    return rows
+
+
+def growth_figures(workdir):
+    say(f"growth: {', '.join(map(str, GROWTH['apps']))} apps on one host")
+    apps_rows = growth_by_apps(workdir)
+    say(f"growth: {', '.join(map(str, GROWTH['hosts']))} app hosts")
+    hosts_rows = growth_by_hosts(workdir)
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "apps": apps_rows, "hosts": hosts_rows}
 
 
 def call_costs(inventory):
@@ -733,13 +888,21 @@ def main():
     parser.add_argument(
         "--proxy-only", action="store_true", help="the proxy's cost at fixed rates only (each server's maximum measured again); printed"
     )
+    parser.add_argument("--growth-only", action="store_true", help="the runs' times for 1, 4, 8 apps and 1, 3, 5 app hosts only; printed")
     parser.add_argument("--rate-seconds", type=int, default=10, help="each fixed-rate run (default 10)")
     parser.add_argument(
         "--write",
         action="store_true",
-        help="with --timings-only, --apache-only, --metrics-only, --memory-only or --proxy-only: put them into docs/benchmarks over the last ones",
+        help="with --timings-only, --apache-only, --metrics-only, --memory-only, --proxy-only or --growth-only: put them into docs/benchmarks over the last ones",
     )
     args = parser.parse_args()
+    if args.growth_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = growth_figures(Path(tmp))
+        print(json.dumps(figures, indent=2))
+        if args.write:
+            write_part(growth=figures)
+        return
     if args.memory_only:
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -816,6 +979,7 @@ def main():
                 return
             say("memory: the single-host stack on a 1 GB, one-CPU container")
             results["memory"] = memory_run(tmp, args)
+            results["growth"] = growth_figures(Path(tmp))
     finally:
         if not args.keep:
             docker("rm", "-f", CONTAINER, check=False)

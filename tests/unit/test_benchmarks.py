@@ -73,7 +73,12 @@ def test_the_report_reads_the_targets_from_the_figures():
         "collection": {
             "cold_converge": {"seconds": 120, "changed": 49, "tasks_ok": 150},
             "no_change": {"seconds": 54, "changed": 0, "tasks_ok": 150, "module_calls": 41, "local_module_calls": 0},
-            "code_only_deploy": {"seconds": 84, "changed": 11, "tasks_ok": 100},
+            "code_only_deploy": {
+                "seconds": 84,
+                "changed": 11,
+                "tasks_ok": 100,
+                "load": {"sent": 900, "ok": 899, "non_2xx": 1, "socket_errors": 0, "retried_on_closed_keepalive": 2},
+            },
             "no_change_mitogen": {"seconds": 30, "changed": 0, "tasks_ok": 150},
             "code_only_deploy_mitogen": {"seconds": 40, "changed": 11, "tasks_ok": 100},
             "per_call": {"controller_task": 0.08, "round_trip": 0.07, "module_call": 0.4},
@@ -99,6 +104,11 @@ def test_the_report_reads_the_targets_from_the_figures():
             "left_at_idle": 0.219,
             "fits": False,
         },
+        "growth": {
+            "date": "2026-11-22T01:00:00+00:00",
+            "apps": {count: growth_runs(cold, again, 30) for count, cold, again in (("1", 100, 30), ("4", 220, 54), ("8", 380, 86))},
+            "hosts": {count: growth_runs(cold, again, 40) for count, cold, again in (("1", 110, 35), ("3", 150, 39), ("5", 190, 43))},
+        },
     }
     rows = {key: (value, state) for key, _, value, state in report.targets(results)}
     assert rows.keys() == report.TARGETS.keys()
@@ -116,13 +126,33 @@ def test_the_report_reads_the_targets_from_the_figures():
     assert "chart.png" in text
     assert "| second run | 54 | 150 | 0 | 41 + 0 |" in text
     assert "| second run, Mitogen strategy | 30 | 150 | 0 | not logged |" in text
-    # The targets are read from Ansible's own strategy, not from the faster Mitogen runs.
-    assert rows["code_only_seconds"] == ("84 s", "**missed**")
+    # The targets are read from Ansible's own strategy, not from the faster Mitogen runs, and the
+    # deploy's time counts only with no request failed under it.
+    assert rows["code_only_seconds"] == ("84 s; 1 of 900 requests failed", "**missed**")
+    assert "899 answered 2xx, 1 answered otherwise, 0 failed at the socket" in text
+    # Growth: the slope from the fewest apps or hosts to the most.
+    assert rows["no_change_per_app_seconds"] == ("8.0 s per app", "met")
+    assert rows["cold_per_app_seconds"] == ("40.0 s per app", "met")
+    assert rows["no_change_per_host_seconds"] == ("2.0 s per host", "met")
+    assert "| 8 | 380 | 86 | 30 | 60 |" in text
+    assert "| one app more | +40.0 | +8.0 | +0.0 | |" in text
+    assert "| one host more | +20.0 | +2.0 | +0.0 | |" in text
+    for chart in ("chart", "proxy-cost", "websocket", "static", "memory", "collection", "growth"):
+        assert f"]({chart}.png)" in text, chart
     # The memory target: what is left of the 1 GB at idle.
     assert rows["memory_left_at_idle"] == ("800 MiB used, 22% left", "**missed**")
     assert "| PostgreSQL | 30.0 | 40.0 |" in text
     assert "| **the container** | **800.0** | **850.0** |" in text
     assert "| the container without page cache | 600.0 | 650.0 |" in text
+
+
+def growth_runs(cold, again, deploy):
+    run = {"changed": 0, "tasks_ok": 100, "module_calls": 60}
+    return {
+        "cold_converge": {**run, "seconds": cold, "changed": 50},
+        "no_change": {**run, "seconds": again},
+        "code_only_deploy": {**run, "seconds": deploy, "changed": 10},
+    }
 
 
 def test_memory_is_read_by_service_with_the_rest_apart():
