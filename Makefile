@@ -19,7 +19,7 @@ help:
 	@echo "make demo        converge a local Debian 12 container with the example project (https://localhost:8443/)"
 	@echo "make demo-clean  remove the demo container"
 	@echo "make test        lint + unit tests + Molecule scenarios ($(SCENARIOS)) + compat"
-	@echo "make bench       figures: each server direct and through nginx, static files, converge times (docs/benchmarks/)"
+	@echo "make bench       figures: each server direct and through nginx, static files, memory, run times and their growth (docs/benchmarks/)"
 	@echo "make bench-servers  figures per application server (throughput, requests in flight on reload)"
 	@echo "make compat      converge the demo from the current ansible release, then run it again from the oldest supported ansible-core"
 	@echo "make docs        the reference as HTML (.cache/docs/site/build/html/index.html)"
@@ -77,7 +77,7 @@ demo-clean:
 
 # Figures, not tests: requests/s and p50/p99 per application server, directly and through nginx;
 # a static file against nginx's own limit; cold, no-change and code-only runs. Writes
-# docs/benchmarks/ (results.json, README.md, chart.png); removes its container at the end.
+# docs/benchmarks/ (results.json, README.md, a chart per table); removes its containers at the end.
 bench: venv images
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/bench.py

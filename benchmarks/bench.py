@@ -6,7 +6,7 @@ README.md with the tables, chart.png), with the machine, the versions and the co
 
 1. The collection: a cold converge of the demo's inventory on a bare Debian 12 container, a
    second run (it must change nothing), and a code-only deploy (playbooks/deploy.yml with one
-   template changed); the second run and a code-only deploy once more under Mitogen's strategy,
+   template changed, while the example's loadgen sends requests through nginx); the second run and a code-only deploy once more under Mitogen's strategy,
    for comparison; then what one task costs (benchmarks/call-cost.yml), which bounds them.
 2. The servers: the same container then runs the example project once per application server
    (and split mode), each on its own loopback TCP port behind nginx. wrk, inside the container,
@@ -30,8 +30,13 @@ README.md with the tables, chart.png), with the machine, the versions and the co
    stand against gunicorn behind nginx from the same run. Its mod_wsgi daemons run on the app
    server's CPU, Apache's own processes and wrk on the others, as nginx and the app server do.
 
-Every load run is bounded (--seconds); all traffic stays inside the container. The container is
-removed at the end (--keep leaves it).
+5. Memory: the single-host stack on a container held to 1 GB and one CPU (benchmarks/memory.py).
+6. Growth: the cold converge, the run that changes nothing and the code-only deploy again for 1,
+   4 and 8 apps on one host, and for 1, 3 and 5 app hosts behind a host that is the load balancer
+   and the database, on a Docker network of their own: what one more app or host costs.
+
+Every load run is bounded (--seconds); all traffic stays inside the containers. The containers
+are removed at the end (--keep leaves the first one).
 """
 
 import argparse
