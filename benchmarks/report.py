@@ -570,9 +570,12 @@ def bars(axis, categories, series, ylabel, title=None):
 
 
 def save(figure, name, title):
+    import matplotlib.pyplot as plt
+
     figure.suptitle(f"djangoops.stack: {title}")
     figure.tight_layout()
     figure.savefig(OUT / name, dpi=100)
+    plt.close(figure)
 
 
 def charts(results):
@@ -586,6 +589,11 @@ def charts(results):
         figure, axes = plt.subplots(1, columns, figsize=size, squeeze=False)
         return figure, list(axes[0])
 
+    def single(name, title, categories, series, ylabel, size=(8, 5)):
+        figure, axes = one(size)
+        bars(axes[0], categories, series, ylabel)
+        save(figure, name, title)
+
     servers = results["servers"]
     apps = list(servers)
     endpoints = measured(servers[apps[0]])
@@ -597,7 +605,6 @@ def charts(results):
         }
         bars(axis, apps, series, "requests/s", endpoint)
     save(figure, "chart.png", "requests per second per application server")
-    plt.close(figure)
 
     proxy = results.get("proxy_cost")
     if proxy:
@@ -623,66 +630,49 @@ def charts(results):
                 bars(axis, proxied, series, "ms added by nginx", f"{key.split('_')[1]} added at {share:.0%} of the direct maximum")
                 axis.axhline(TARGETS["proxy_added_ms"][key.split("_")[1]] if share == 0.5 else 0, color="grey", linewidth=0.8)
         save(figure, "proxy-cost.png", "the latency nginx adds at a fixed rate (off-schedule runs left out)")
-        plt.close(figure)
         websocket = proxy.get("websocket")
         if websocket:
-            figure, axes = one()
             names = list(websocket)
-            bars(
-                axes[0], names, {side: [websocket[app][side]["per_second"] for app in names] for side in ("direct", "nginx")}, "messages/s"
-            )
-            save(figure, "websocket.png", "WebSocket echo messages per second")
-            plt.close(figure)
+            series = {side: [websocket[app][side]["per_second"] for app in names] for side in ("direct", "nginx")}
+            single("websocket.png", "WebSocket echo messages per second", names, series, "messages/s")
 
     static = results["static"]
-    figure, axes = one((6, 4))
-    bars(axes[0], ["deployed site", "bare nginx"], {"req/s": [static["site"]["rps"], static["bare_nginx"]["rps"]]}, "requests/s")
-    save(figure, "static.png", "a 10 KB static file")
-    plt.close(figure)
+    series = {"req/s": [static["site"]["rps"], static["bare_nginx"]["rps"]]}
+    single("static.png", "a 10 KB static file", ["deployed site", "bare nginx"], series, "requests/s", (6, 4))
 
     apache = results.get("apache")
     if apache:
-        figure, axes = one()
         names = measured(apache)
         series = {
             label: [apache[e][key]["rps"] for e in names]
             for label, key in (("Apache", "apache"), ("gunicorn behind nginx", "gunicorn_nginx"))
         }
-        bars(axes[0], names, series, "requests/s")
-        save(figure, "apache.png", "Apache with mod_wsgi against gunicorn behind nginx")
-        plt.close(figure)
+        single("apache.png", "Apache with mod_wsgi against gunicorn behind nginx", names, series, "requests/s")
 
     metrics = results.get("metrics")
     if metrics:
-        figure, axes = one()
         pairs = [(app, endpoint) for app in ("gunicorn", "uvicorn") for endpoint in ("plain", "db")]
         series = {side: [metrics[app][endpoint][side]["rps"] for app, endpoint in pairs] for side in ("without", "with")}
-        bars(axes[0], [f"{app} {endpoint}" for app, endpoint in pairs], series, "requests/s")
-        save(figure, "metrics.png", "requests per second without and with the request metrics")
-        plt.close(figure)
+        labels = [f"{app} {endpoint}" for app, endpoint in pairs]
+        single("metrics.png", "requests per second without and with the request metrics", labels, series, "requests/s")
 
     memory = results.get("memory")
     if memory:
-        figure, axes = one((9, 5))
         names = list(memory["idle"]["services"])
         series = {
             side: [memory[key]["services"].get(name, 0) for name in names] for side, key in (("idle", "idle"), ("under load", "under_load"))
         }
-        bars(axes[0], names, series, "MiB (PSS)")
-        save(figure, "memory.png", f"memory on a {memory['memory_mb']} MiB host")
-        plt.close(figure)
+        single("memory.png", f"memory on a {memory['memory_mb']} MiB host", names, series, "MiB (PSS)", (9, 5))
 
     collection = results.get("collection")
     if collection:
-        figure, axes = one((9, 5))
         runs = [
             name
             for name in ("cold_converge", "no_change", "code_only_deploy", "no_change_mitogen", "code_only_deploy_mitogen")
             if name in collection
         ]
-        bars(axes[0], [name.replace("_", " ") for name in runs], {"seconds": [collection[name]["seconds"] for name in runs]}, "seconds")
-        save(figure, "collection.png", "the collection's runs on one host")
-        plt.close(figure)
+        series = {"seconds": [collection[name]["seconds"] for name in runs]}
+        single("collection.png", "the collection's runs on one host", [name.replace("_", " ") for name in runs], series, "seconds", (9, 5))
 
     growth = results.get("growth")
     if growth:
@@ -696,7 +686,6 @@ def charts(results):
             axis.set_xticks([int(c) for c in counts])
             axis.legend(fontsize="small")
         save(figure, "growth.png", "each run's time by apps and by app hosts")
-        plt.close(figure)
 
 
 def main():
