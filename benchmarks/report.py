@@ -536,9 +536,11 @@ def markdown(results):
                 "Ansible's own modules: a template or copy that changes nothing makes two calls (a checksum, then "
                 "owner and mode), each item of a loop is a call of its own, and a skipped task none (it costs "
                 f"the control node a few hundredths of a second). At {module} s a call, the second run's "
-                f"{collection['no_change'].get('module_calls', '?')} calls on the host account for about "
+                f"{collection['no_change'].get('module_calls', '?')} calls logged on the host account for at least "
                 f"{module * collection['no_change'].get('module_calls', 0):.0f} s of its "
-                f"{collection['no_change']['seconds']} s; the rest is the control node. A run reads a step's "
+                f"{collection['no_change']['seconds']} s: the count is of the `EXEC` lines of `-vvv`'s output, which "
+                "come out fewer than the tasks that reached the host in a profile of the same runs, a lower "
+                "bound until that is explained. A run reads a step's "
                 "tasks and a role's optional parts (ACME, making certificates, removing a server) only when "
                 "it has work for them.",
             ]
