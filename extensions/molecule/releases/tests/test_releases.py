@@ -104,7 +104,7 @@ def test_a_warning_the_project_chose_stops_the_gate_until_named(client, host, ve
     source = f"django_app_source_path={versions['v4']}"
     output, rc = playbook("deploy", source)
     assert rc != 0
-    assert 'the step "Gate: run Django\'s deployment checks" failed' in output
+    assert 'the step "Gate: collect the static files and run Django\'s deployment checks" failed' in output
     # The failure names the check; the HSTS ones the deployment leaves off are not among them.
     found = re.search(r"\((security\.W01[345])\) SESSION_COOKIE_HTTPONLY", output)
     assert found, output[-3000:]
