@@ -88,10 +88,10 @@ def test_a_broken_v3_never_goes_live(client, host, versions):
     v2 = live_release(host)
     output, rc = playbook("deploy", f"django_app_source_path={versions['v3']}")
     assert rc != 0
-    # The play says which step failed, and why: migrate runs Django's checks, which import the
-    # URLconf and with it the broken view module.
+    # The play says which step failed, and why: migrate's plan runs Django's checks, which import
+    # the URLconf and with it the broken view module.
     assert "did not go live" in output
-    assert 'the step "Gate: apply the database migrations" failed' in output
+    assert 'the step "Gate: plan the database migrations" failed' in output
     assert "ModuleNotFoundError: No module named" in output
     assert "module_that_does_not_exist" in output
     assert "The previous release, if any, is still the one serving." in output
