@@ -8,7 +8,7 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from conftest import role_vars
+from conftest import ROOT, load_yaml, role_vars
 
 
 def template(variables, expression):
@@ -49,3 +49,39 @@ def test_only_missing_or_different_folders_are_fixed(tmp_path):
     os.rmdir(removed)
     variables["__django_app_dirs_now"] = {"stdout_lines": stat_lines()}
     assert [d["path"] for d in template(variables, "{{ __django_app_dirs_to_fix }}")] == [changed, removed]
+
+
+def layout_task(name):
+    return next(task for task in load_yaml(ROOT / "roles" / "django_app" / "tasks" / "layout.yml") if task["name"] == name)
+
+
+def test_the_folders_stat_finds_a_log_rotation_left_and_the_metrics_parent(tmp_path):
+    """The role's own stat argv, run: the rotation of a log file no longer written is removed only
+    when the stat found it, and the metrics' parent folder is made only when it did not."""
+    variables = role_vars("django_app")
+    variables.update(
+        django_app_name="shop",
+        django_app_root=str(tmp_path / "srv" / "shop"),
+        django_app_config_dir=str(tmp_path / "etc" / "djangoops" / "shop"),
+        django_app_log_file=False,
+        django_app_metrics_port=9808,
+        django_app_metrics_dir=str(tmp_path / "run" / "djangoops-metrics" / "shop"),
+        __django_app_logrotate=trust_as_template(str(tmp_path / "logrotate.d" / "djangoops-shop")),
+    )
+    read = layout_task("Read the app's folders as they are")
+    argv = template(variables, read["ansible.builtin.command"]["argv"])
+    remove = layout_task("Remove the rotation of a log file no longer written")
+    parent = layout_task("Create the parent of the request metrics' folder, open to every app")
+
+    def run_stat():
+        found = subprocess.run(argv, capture_output=True, text=True, check=False)
+        variables["__django_app_dirs_now"] = {"stdout_lines": found.stdout.splitlines()}
+        return template(variables, "{{ " + remove["when"] + " }}"), template(variables, "{{ " + parent["when"] + " }}")
+
+    assert run_stat() == (False, True)
+    (tmp_path / "logrotate.d").mkdir()
+    (tmp_path / "logrotate.d" / "djangoops-shop").write_text("# left\n")
+    (tmp_path / "run" / "djangoops-metrics").mkdir(parents=True)
+    assert run_stat() == (True, False)
+    variables["django_app_log_file"] = True
+    assert run_stat()[0] is False
