@@ -3,6 +3,7 @@ digested from: the pack command of roles/django_app/tasks/build.yml, rendered an
 
 import importlib.util
 import subprocess
+import sys
 import tarfile
 
 from ansible.parsing.dataloader import DataLoader
@@ -26,14 +27,26 @@ def find_task(tasks, name):
     return None
 
 
-def pack(source, archive):
-    task = find_task(load_yaml(ROOT / "roles/django_app/tasks/build.yml"), "Pack the code on the control node")
+def pack(source, archive, rendered=None, check=True):
+    """Run the pack task's command as the role renders it; return the archive's files and names."""
+    task = find_task(load_yaml(ROOT / "roles/django_app/tasks/build.yml"), "Pack the code and the deployment's files on the control node")
     variables = role_vars("django_app")
-    variables.update(django_app_source_path=str(source), __local=str(archive))
-    command = Templar(loader=DataLoader(), variables=variables).template(trust_as_template(task["ansible.builtin.shell"]["cmd"]))
-    subprocess.run(["bash", "-c", command], check=True)
+    variables.update(
+        django_app_source_path=str(source),
+        __local=str(archive),
+        ansible_playbook_python=sys.executable,
+        __django_app_release_rendered=rendered or {},
+        django_app_project_module="shop",
+    )
+    templar = Templar(loader=DataLoader(), variables=variables)
+    argv = [templar.template(trust_as_template(part)) for part in task["ansible.builtin.command"]["argv"]]
+    stdin = templar.template(trust_as_template(task["ansible.builtin.command"]["stdin"]))
+    result = subprocess.run(argv, input=stdin, text=True, capture_output=True, check=False)
+    if not check:
+        return result
+    assert result.returncode == 0, result.stderr
     with tarfile.open(archive) as handle:
-        return {member.name for member in handle.getmembers() if member.isfile()}, handle.getnames()
+        return {member.name: member for member in handle.getmembers() if member.isfile()}, handle.getnames()
 
 
 def test_the_archive_holds_the_digested_files_and_no_others(tmp_path):
@@ -45,7 +58,7 @@ def test_the_archive_holds_the_digested_files_and_no_others(tmp_path):
         (source / "shop" / skipped).mkdir()
         (source / "shop" / skipped / "x.py").write_text("left out")
     files, names = pack(source, tmp_path / "code.tar.gz")
-    assert files == {"manage.py", "shop/views.py", "shop/templates/a.html", ".well-known/security.txt"}
+    assert set(files) == {"manage.py", "shop/views.py", "shop/templates/a.html", ".well-known/security.txt"}
     # Members are named without a leading "./": unarchive gives each member's top folder the
     # task's mode, and a "./" prefix made that the release folder itself (0750 instead of 0751,
     # so nginx could no longer reach the collected static files).
@@ -60,3 +73,34 @@ def test_the_archive_holds_the_digested_files_and_no_others(tmp_path):
 def test_the_archive_leaves_out_what_the_digest_leaves_out():
     excluded = set(role_vars("django_app")["__django_app_code_excluded"])
     assert excluded == set(tree_digest_module.ALWAYS_EXCLUDED) | {"*.pyc", "*.pyo"}
+
+
+def test_the_deployment_files_replace_the_projects_own(tmp_path):
+    source = tmp_path / "src"
+    (source / "shop").mkdir(parents=True)
+    (source / "shop" / "wsgi.py").write_text("the project's own\n")
+    (source / "shop" / "views.py").write_text("views\n")
+    (source / "media").mkdir()
+    (source / "uploads").symlink_to("media")
+    # The role's project path is the settings module's package (shop, from shop.settings).
+    rendered = {"wsgi.py": "application = None\n", "djangoops_postgresql/base.py": "x = 1\n"}
+    files, names = pack(source, tmp_path / "code.tar.gz", rendered)
+    with tarfile.open(tmp_path / "code.tar.gz") as handle:
+        assert handle.extractfile("shop/wsgi.py").read() == b"application = None\n"
+        members = {member.name: member for member in handle.getmembers()}
+    assert names.count("shop/wsgi.py") == 1
+    assert members["shop/djangoops_postgresql"].isdir()
+    assert names.index("shop/djangoops_postgresql") < names.index("shop/djangoops_postgresql/base.py")
+    assert files["shop/wsgi.py"].mode == 0o640
+    assert members["uploads"].issym()
+    assert members["uploads"].linkname == "media"
+
+
+def test_a_rendered_file_that_does_not_compile_stops_the_pack(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "manage.py").write_text("pass\n")
+    result = pack(source, tmp_path / "code.tar.gz", {"settings_production.py": "DEBUG = (\n"}, check=False)
+    assert result.returncode != 0
+    assert "shop/settings_production.py does not compile" in result.stderr
+    assert not (tmp_path / "code.tar.gz").exists()
