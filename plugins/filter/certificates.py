@@ -5,11 +5,16 @@ import ipaddress
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-except ImportError:  # ansible-core depends on cryptography; this only keeps the error readable
-    x509 = None
+
+def _x509():
+    """cryptography's x509 module, imported when a certificate is read: Ansible loads every filter
+    file of the collection in each task's worker process that uses one of its filters, and this
+    import alone took about 60 ms there."""
+    try:
+        from cryptography import x509
+    except ImportError:  # ansible-core depends on cryptography; this only keeps the error readable
+        return None
+    return x509
 
 
 def certificate_names(site):
@@ -27,6 +32,7 @@ def certificate_names(site):
 
 def read_certificate(pem):
     """(not_after, subjectAltName entries, commonName) of a PEM certificate, or None if it does not parse."""
+    x509 = _x509()
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
     except ValueError:
@@ -41,7 +47,7 @@ def read_certificate(pem):
             names.append(f"IP:{entry.value}")
         elif isinstance(entry, x509.DNSName):
             names.append(f"DNS:{entry.value}")
-    common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_names = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
     return certificate.not_valid_after_utc, names, common_names[0].value if common_names else ""
 
 
@@ -53,7 +59,7 @@ def certificate_check(contents, ca_path, cert_dir, self_signed, acme_sites, rene
     a self-signed placeholder). renew: the names ("ca" or a site's) whose certificate is missing,
     does not parse or has fewer than renew_days left. current: True when nothing is to renew and
     every site's certificate names what the site serves."""
-    if x509 is None:
+    if _x509() is None:
         raise AnsibleFilterError("certificate_check needs the cryptography package on the control node")
     now = now or datetime.datetime.now(datetime.UTC)
     limit = now + datetime.timedelta(days=int(renew_days))
