@@ -2,21 +2,19 @@
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-except ImportError as error:  # ansible-core depends on packaging; the message says what is missing
-    PACKAGING_ERROR = error
-else:
-    PACKAGING_ERROR = None
-
 
 def unpinned(packages, installed):
     """packages (pip requirement strings) with the version dropped from each one whose distribution
     is among installed (the names the project's dependencies installed): the project's version
     stays, and only the requirement's extras and markers are kept."""
-    if PACKAGING_ERROR is not None:
-        raise AnsibleFilterError(f"unpinned needs the packaging library on the controller: {PACKAGING_ERROR}")
+    # Imported here, not with the file: Ansible loads every filter file of the collection in each
+    # task's worker process that uses one of its filters, and packaging.requirements compiles its
+    # grammar's expressions on import (about 13 ms).
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError as error:  # ansible-core depends on packaging; the message says what is missing
+        raise AnsibleFilterError(f"unpinned needs the packaging library on the controller: {error}") from error
     present = {canonicalize_name(str(name)) for name in installed}
     fitted = []
     for package in packages:
