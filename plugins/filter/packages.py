@@ -1,4 +1,5 @@
-"""Filters for a release's virtualenv: the packages the collection adds, fitted to the project's own."""
+"""Filters for packages: the Debian packages a host still lacks, and the packages the collection adds
+to a release's virtualenv, fitted to the project's own."""
 
 from ansible.errors import AnsibleFilterError
 
@@ -31,6 +32,16 @@ def unpinned(packages, installed):
     return fitted
 
 
+def missing_packages(names, facts):
+    """The Debian packages of names that facts (a host's ansible_facts) do not list as installed;
+    all of them when the facts hold no package list (the read did not run, or failed on a host
+    without python3-apt), so that a role installs what it cannot see."""
+    installed = facts.get("packages") if isinstance(facts, dict) else None
+    if not isinstance(installed, dict):
+        return list(names)
+    return [name for name in names if name not in installed]
+
+
 class FilterModule:
     def filters(self):
-        return {"unpinned": unpinned}
+        return {"unpinned": unpinned, "missing_packages": missing_packages}

@@ -9,7 +9,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
 
-from packages import unpinned
+from packages import missing_packages, unpinned
 
 
 def test_a_package_the_project_installed_keeps_the_projects_version():
@@ -33,3 +33,15 @@ def test_nothing_installed_changes_nothing():
 def test_a_broken_requirement_is_named():
     with pytest.raises(AnsibleFilterError, match="not a pip requirement"):
         unpinned(["gunicorn=="], ["gunicorn"])
+
+
+def test_a_package_missing_from_the_facts_is_missing():
+    facts = {"packages": {"nginx": [{"version": "1.22"}], "ssl-cert": [{"version": "1.1"}]}}
+    assert missing_packages(["nginx", "ssl-cert"], facts) == []
+    assert missing_packages(["nginx", "certbot", "ssl-cert", "git"], facts) == ["certbot", "git"]
+
+
+def test_without_a_package_list_every_package_is_missing():
+    # No read (a role on its own), or a read that failed on a host without python3-apt.
+    assert missing_packages(["nginx", "git"], {"distribution": "Debian"}) == ["nginx", "git"]
+    assert missing_packages(["nginx"], {"packages": None}) == ["nginx"]
