@@ -23,12 +23,24 @@ options:
     type: list
     elements: str
     default: []
+  in_collection:
+    description:
+      - The terms are paths inside this collection (C(roles/django_app)), wherever it is
+        installed. A playbook digests the collection's own content this way, without knowing
+        where it is.
+    type: bool
+    default: false
+    version_added: "0.1.0"
 """
 
 EXAMPLES = r"""
 - name: Name a release after the code it holds
   ansible.builtin.set_fact:
     release_id: "{{ lookup('djangoops.stack.tree_digest', playbook_dir ~ '/src')[:12] }}"
+
+- name: Digest what the collection's django_app role is made of
+  ansible.builtin.set_fact:
+    role_digest: "{{ lookup('djangoops.stack.tree_digest', 'roles/django_app', in_collection=true) }}"
 """
 
 RETURN = r"""
@@ -44,6 +56,8 @@ import os
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+# This file is plugins/lookup/tree_digest.py of the collection.
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ALWAYS_EXCLUDED = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache"})
 
 
@@ -81,4 +95,13 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         exclude = self.get_option("exclude")
-        return [tree_digest(os.path.expanduser(str(term)), exclude) for term in terms]
+        if self.get_option("in_collection"):
+            paths = []
+            for term in terms:
+                path = os.path.normpath(os.path.join(COLLECTION_ROOT, str(term)))
+                if os.path.isabs(str(term)) or not path.startswith(COLLECTION_ROOT + os.sep):
+                    raise AnsibleLookupError(f"tree_digest: '{term}' is not a path inside the collection")
+                paths.append(path)
+        else:
+            paths = [os.path.expanduser(str(term)) for term in terms]
+        return [tree_digest(path, exclude) for path in paths]

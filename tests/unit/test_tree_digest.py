@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import subprocess
 
 import pytest
 
@@ -67,3 +68,26 @@ def test_a_single_file_digests_its_name_and_content(tmp_path):
     second = tree_digest(str(wheel))
     renamed = wheel.rename(tmp_path / "shop-1.1-py3-none-any.whl")
     assert tree_digest(str(renamed)) != second
+
+
+def lookup_in_collection(term):
+    """The lookup as a playbook calls it, from this checkout's collection (ansible.cfg)."""
+    expression = f"{{{{ lookup('djangoops.stack.tree_digest', '{term}', in_collection=true) }}}}"
+    result = subprocess.run(
+        ["ansible", "localhost", "-c", "local", "-m", "ansible.builtin.debug", "-a", f"msg={expression}"],
+        capture_output=True, text=True, check=False, cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_path_inside_the_collection_is_digested_wherever_it_is_installed():
+    rc, output = lookup_in_collection("roles/django_app")
+    assert rc == 0, output
+    expected = tree_digest(str(ROOT / "roles" / "django_app"))
+    assert f"msg: {expected}\n" in output
+
+
+def test_a_path_outside_the_collection_is_refused():
+    rc, output = lookup_in_collection("../etc")
+    assert rc != 0
+    assert "is not a path inside the collection" in output
