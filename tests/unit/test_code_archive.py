@@ -1,12 +1,14 @@
 """The archive that carries a local source to the host holds exactly the files the release id is
 digested from: the pack command of roles/django_app/tasks/build.yml, rendered and run here."""
 
+import hashlib
 import importlib.util
 import subprocess
 import sys
 import tarfile
 
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 
 from conftest import ROOT, load_yaml, role_vars
@@ -104,3 +106,22 @@ def test_a_rendered_file_that_does_not_compile_stops_the_pack(tmp_path):
     assert result.returncode != 0
     assert "shop/settings_production.py does not compile" in result.stderr
     assert not (tmp_path / "code.tar.gz").exists()
+
+
+def test_a_local_requirements_file_is_digested_on_the_control_node_as_stat_digests_it(tmp_path):
+    """The shared virtualenv's name comes from the file's SHA-256: the control node's digest must
+    be stat's on the host, byte for byte (no stripped newline, any encoding), or every release
+    would build a virtualenv of its own."""
+    init_plugin_loader()
+    content = "Django>=5.2,<5.3\r\n# café\n\n".encode()
+    (tmp_path / "requirements.txt").write_bytes(content)
+    variables = role_vars("django_app")
+    variables.update(django_app_source_path=str(tmp_path), django_app_name="shop", django_app_project_module="shop")
+    templar = Templar(loader=DataLoader(), variables=variables)
+    assert templar.template(trust_as_template("{{ __django_app_requirements_on_controller }}")) is True
+    checksum = templar.template(trust_as_template("{{ __django_app_requirements_checksum }}"))
+    assert checksum == hashlib.sha256(content).hexdigest()
+    # A requirements file the inventory's files replace is read on the host, as it is in the release.
+    variables["django_app_release_files"] = [{"path": "requirements.txt", "content": "Django\n"}]
+    templar = Templar(loader=DataLoader(), variables=variables)
+    assert templar.template(trust_as_template("{{ __django_app_requirements_on_controller }}")) is False

@@ -75,7 +75,7 @@ def lookup_in_collection(term):
     expression = f"{{{{ lookup('djangoops.stack.tree_digest', '{term}', in_collection=true) }}}}"
     result = subprocess.run(
         ["ansible", "localhost", "-c", "local", "-m", "ansible.builtin.debug", "-a", f"msg={expression}"],
-        capture_output=True, text=True, check=False, cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True, text=True, check=False, cwd=ROOT, env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
