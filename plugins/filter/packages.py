@@ -33,10 +33,15 @@ def unpinned(packages, installed):
 
 
 def missing_packages(names, facts):
-    """The Debian packages of names that facts (a host's ansible_facts) do not list as installed;
-    all of them when the facts hold no package list (the read did not run, or failed on a host
-    without python3-apt), so that a role installs what it cannot see."""
-    installed = facts.get("packages") if isinstance(facts, dict) else None
+    """The Debian packages of names that facts (a host's ansible_facts) do not list as installed:
+    package_facts' list, or else the collection's local fact djangoops_packages; all of them when
+    the facts hold neither (no read ran, or it failed), so that a role installs what it cannot see."""
+    if not isinstance(facts, dict):
+        return list(names)
+    installed = facts.get("packages")
+    if not isinstance(installed, dict):
+        local = facts.get("ansible_local")
+        installed = local.get("djangoops_packages") if isinstance(local, dict) else None
     if not isinstance(installed, dict):
         return list(names)
     return [name for name in names if name not in installed]

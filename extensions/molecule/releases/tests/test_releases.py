@@ -70,24 +70,32 @@ def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
     assert (mark.user, mark.mode) == ("root", 0o600)
     superuser_task = r"TASK \[djangoops\.stack\.django_app : Create the superuser\] \**\s*skipping"
     assert re.search(superuser_task, output), output[-3000:]
+    # Nothing of the app server's configuration changed since the converge: the deploy left its
+    # files alone and only reloaded it onto v2 (which serves, above).
+    configure_task = r"TASK \[djangoops\.stack\.app_server : Configure the server and its units\] \**\s*skipping"
+    assert re.search(configure_task, output), output[-3000:]
 
 
 def test_a_deploy_leaves_the_host_configuration_alone_unless_it_changed(client, host, versions):
     """A code-only deploy does not make the app's host configuration again when nothing it is
-    made from changed: a line added to the env file by hand stays. With
-    djangoops_deploy_verify, and with a changed setting, the deploy writes the file again."""
+    made from changed: a line added by hand to the env file and to the app server's
+    configuration stays. With djangoops_deploy_verify, and with a changed setting, the deploy
+    writes the files again."""
     env = f"/etc/djangoops/{APP}/env"
+    server_config = f"/etc/djangoops/{APP}/{APP}.gunicorn.conf.py"
     stored = json.loads(host.file("/etc/ansible/facts.d/djangoops_config.fact").content_string)
     assert list(stored) == [APP]
-    host.run_expect([0], f"echo '# added by hand' >> {env}")
+    host.run_expect([0], f"for file in {env} {server_config}; do echo '# added by hand' >> $file; done")
     source = f"django_app_source_path={versions['v2']}"
     output, rc = playbook("deploy", source)
     assert rc == 0, output[-3000:]
     assert "# added by hand" in host.file(env).content_string
+    assert "# added by hand" in host.file(server_config).content_string
     assert re.search(r"TASK \[djangoops\.stack\.django_app : Create the app's user and folders\] \**\s*skipping", output), output[-3000:]
     output, rc = playbook("deploy", source, "djangoops_deploy_verify=true")
     assert rc == 0, output[-3000:]
     assert "# added by hand" not in host.file(env).content_string
+    assert "# added by hand" not in host.file(server_config).content_string
     # A changed setting of the app's: its environment gains a variable, and the deploy writes it.
     environment = host.ansible.get_variables().get("django_app_environment", {})
     output, rc = playbook("deploy", source, json.dumps({"django_app_environment": {**environment, "DJANGOOPS_CHECK": "on"}}))
