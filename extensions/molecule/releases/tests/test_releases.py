@@ -62,7 +62,7 @@ def test_deploy_v2_goes_live_and_v1_becomes_previous(client, host, versions):
     assert venv.is_symlink
     assert venv.linked_to.startswith(f"/srv/{APP}/venvs/")
     assert host.file(f"/srv/{APP}/releases/{v1}/venv").linked_to == venv.linked_to
-    pip_task = r"TASK \[djangoops\.stack\.django_app : Create the release's virtualenv[^\]]*\] \**\s*skipping"
+    pip_task = r"TASK \[djangoops\.stack\.django_app : Build the release's virtualenv\] \**\s*skipping"
     assert re.search(pip_task, output), output[-3000:]
     # The superuser was made by the first converge, which left the mark; no later run makes it again.
     mark = host.file(f"/etc/djangoops/{APP}/superuser-created-admin")
@@ -92,8 +92,12 @@ def test_a_deploy_leaves_the_host_configuration_alone_unless_it_changed(client, 
     assert "# added by hand" in host.file(env).content_string
     assert "# added by hand" in host.file(server_config).content_string
     assert re.search(r"TASK \[djangoops\.stack\.django_app : Create the app's user and folders\] \**\s*skipping", output), output[-3000:]
+    # The same variables passed the timers' checks in the run that stored the digest.
+    timers_check = r"TASK \[Check the scheduled commands\] \**\s*skipping"
+    assert re.search(timers_check, output), output[-3000:]
     output, rc = playbook("deploy", source, "djangoops_deploy_verify=true")
     assert rc == 0, output[-3000:]
+    assert not re.search(timers_check, output), output[-3000:]
     assert "# added by hand" not in host.file(env).content_string
     assert "# added by hand" not in host.file(server_config).content_string
     # A changed setting of the app's: its environment gains a variable, and the deploy writes it.
