@@ -25,15 +25,39 @@ def test_only_the_virtualenvs_and_node_modules_no_release_links_are_removed(tmp_
     variables = role_vars("django_app")
     variables.update(django_app_name="shop", django_app_root=str(root), __django_app_release_complete=False)
 
-    listing = cleanup_task("List the virtualenvs and node_modules the releases use")
+    listing = cleanup_task("List the virtualenvs and node_modules the releases use, and those kept")
     argv = [template(variables, arg) for arg in listing["ansible.builtin.command"]["argv"]]
     found = subprocess.run(argv, capture_output=True, text=True, check=True)
-    variables["__django_app_links_used"] = {"stdout_lines": found.stdout.splitlines()}
-    kept = cleanup_task("List the shared virtualenvs and the node_modules kept")["ansible.builtin.find"]["paths"]
-    variables["__django_app_kept"] = {
-        "files": [{"path": entry.path} for path in kept for entry in sorted(os.scandir(template(variables, path)), key=lambda e: e.name)]
-    }
+    variables["__django_app_links"] = {"stdout_lines": found.stdout.splitlines()}
 
     removal = cleanup_task("Remove the shared virtualenvs and node_modules no release uses")
     variables.update(trusted(removal["vars"]))
     assert template(variables, removal["loop"]) == [str(root / "venvs" / "unused"), str(root / "node" / "unused")]
+
+
+def test_without_a_front_end_the_listing_reads_the_virtualenvs_alone(tmp_path):
+    # No node folder (no front end was built); a hidden folder in venvs is none of the role's.
+    root = tmp_path / "srv" / "shop"
+    for folder in ("venvs/used", "venvs/unused", "venvs/.cache", "releases/r1"):
+        (root / folder).mkdir(parents=True)
+    os.symlink(root / "venvs" / "used", root / "releases" / "r1" / "venv")
+    variables = role_vars("django_app")
+    variables.update(django_app_name="shop", django_app_root=str(root), __django_app_release_complete=False)
+    listing = cleanup_task("List the virtualenvs and node_modules the releases use, and those kept")
+    argv = [template(variables, arg) for arg in listing["ansible.builtin.command"]["argv"]]
+    found = subprocess.run(argv, capture_output=True, text=True, check=True)
+    variables["__django_app_links"] = {"stdout_lines": found.stdout.splitlines()}
+    removal = cleanup_task("Remove the shared virtualenvs and node_modules no release uses")
+    variables.update(trusted(removal["vars"]))
+    assert template(variables, removal["loop"]) == [str(root / "venvs" / "unused")]
+
+
+def test_a_listing_that_fails_stops_the_task(tmp_path):
+    # A releases folder find cannot read must not pass for one whose releases use nothing.
+    root = tmp_path / "srv" / "shop"
+    (root / "venvs" / "used").mkdir(parents=True)
+    variables = role_vars("django_app")
+    variables.update(django_app_name="shop", django_app_root=str(root), __django_app_release_complete=False)
+    listing = cleanup_task("List the virtualenvs and node_modules the releases use, and those kept")
+    argv = [template(variables, arg) for arg in listing["ansible.builtin.command"]["argv"]]
+    assert subprocess.run(argv, capture_output=True, text=True, check=False).returncode != 0
