@@ -386,3 +386,20 @@ def test_a_scheduled_command_that_fails_shows_and_an_unlisted_one_is_removed(hos
     assert not host.file(f"/etc/systemd/system/{unit}.timer").exists
     assert not host.file(f"/etc/systemd/system/{unit}.service").exists
     assert host.service(f"{APP}-timer-clearsessions.timer").is_running
+
+
+def test_units_stopped_and_disabled_by_hand_run_again_after_a_verified_deploy(client, host):
+    """Each role reads its units' states in one command and starts only what is not up: the app's
+    socket and service, its timer and cron, stopped and disabled, all run and start at boot again."""
+    on(host, SQLITE_HOST)
+    units = [f"{APP}.socket", f"{APP}.service", f"{APP}-timer-clearsessions.timer", "cron.service"]
+    host.run_expect([0], f"systemctl disable --now {' '.join(units)}")
+    for unit in units:
+        assert not host.service(unit).is_running, unit
+        assert not host.service(unit).is_enabled, unit
+    output, rc = playbook("deploy", "djangoops_deploy_verify=true", f"djangoops_only_apps={APP}", limit=SQLITE_HOST)
+    assert rc == 0, output[-3000:]
+    for unit in units:
+        assert host.service(unit).is_running, unit
+        assert host.service(unit).is_enabled, unit
+    assert client.get("/")[0] == 200
