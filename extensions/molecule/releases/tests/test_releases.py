@@ -111,6 +111,36 @@ def test_a_deploy_leaves_the_host_configuration_alone_unless_it_changed(client, 
     assert heading(client) == "djangoops example v2"
 
 
+def test_site_puts_back_what_was_changed_by_hand_and_then_trusts_the_state_it_kept(client, host, versions):
+    """site.yml keeps the state it left the app's host configuration in. With the same variables,
+    a change by hand (a line in the env file, the server's configuration, the configuration
+    folder's mode, the user's shell, a timer stopped and disabled) makes the next run apply the
+    configuration again; the run after that finds it as kept and leaves it alone."""
+    env = f"/etc/djangoops/{APP}/env"
+    server_config = f"/etc/djangoops/{APP}/{APP}.gunicorn.conf.py"
+    timer = f"{APP}-timer-clearsessions.timer"
+    source = f"django_app_source_path={versions['v2']}"
+    output, rc = playbook("site", source)
+    assert rc == 0, output[-3000:]
+    stored = json.loads(host.file("/etc/ansible/facts.d/djangoops_config.fact").content_string)
+    assert stored[APP]["state"] == json.loads(host.check_output("/etc/ansible/facts.d/djangoops_state.fact"))["apps"][APP]
+    host.run_expect([0], f"for file in {env} {server_config}; do echo '# added by hand' >> $file; done")
+    host.run_expect([0], f"chmod 0755 /etc/djangoops/{APP} && usermod --shell /bin/bash {APP} && systemctl disable --now {timer}")
+    output, rc = playbook("site", source)
+    assert rc == 0, output[-3000:]
+    assert "# added by hand" not in host.file(env).content_string
+    assert "# added by hand" not in host.file(server_config).content_string
+    assert host.file(f"/etc/djangoops/{APP}").mode == 0o750
+    assert host.user(APP).shell == "/usr/sbin/nologin"
+    assert host.service(timer).is_running
+    assert host.service(timer).is_enabled
+    output, rc = playbook("site", source)
+    assert rc == 0, output[-3000:]
+    assert not re.search(r"changed=[1-9]", output), output[-3000:]
+    assert re.search(r"TASK \[djangoops\.stack\.django_app : Create the app's user and folders\] \**\s*skipping", output), output[-3000:]
+    assert heading(client) == "djangoops example v2"
+
+
 def test_rollback_puts_v1_back_and_a_second_rollback_v2(client, host):
     v2 = live_release(host)
     output, rc = playbook("rollback")
