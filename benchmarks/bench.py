@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -176,9 +177,10 @@ def mitogen_inventory(inventory):
     return copy
 
 
-def playbook(inventory, name, *extra, mitogen=False, env=None):
+def playbook(inventory, name, *extra, mitogen=False, env=None, containers=()):
     """Run a playbook as a user would; seconds taken, tasks changed, output. env: the
-    environment to run it in (default this one's)."""
+    environment to run it in (default this one's). containers: the hosts' containers, whose CPU
+    time the run's figures then split (cpu_split)."""
     # ansible.posix.profile_tasks adds each task's time; its summary names the slowest.
     env = {
         **(env or os.environ),
@@ -197,9 +199,12 @@ def playbook(inventory, name, *extra, mitogen=False, env=None):
     args = ["ansible-playbook", "-vvv", "-i", str(inventory), str(ROOT / name)]
     for value in extra:
         args += ["-e", value]
+    cgroups = [container_cgroup(name) for name in containers]
+    before = cpu_now(cgroups)
     started = time.monotonic()
     result = subprocess.run(args, text=True, capture_output=True, check=False, cwd=ROOT, env=env, timeout=3600)
     seconds = round(time.monotonic() - started, 1)
+    cpu = cpu_split(before, cpu_now(cgroups)) if containers else None
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
         raise RuntimeError(f"{name} failed")
@@ -210,7 +215,71 @@ def playbook(inventory, name, *extra, mitogen=False, env=None):
         {"task": name.strip(), "seconds": float(taken)} for name, taken in re.findall(r"^(\S.*?) -+ (\d+\.\d+)s$", summary, re.MULTILINE)
     ]
     calls = module_calls(result.stdout)
-    return {"seconds": seconds, "changed": changed, "tasks_ok": tasks, "slowest_tasks": slowest, **({} if mitogen else calls)}
+    figures = {"seconds": seconds, "changed": changed, "tasks_ok": tasks, "slowest_tasks": slowest, **({} if mitogen else calls)}
+    return {**figures, "cpu": cpu} if cpu else figures
+
+
+# Where a container's cgroup is, by cgroup layout: the unified hierarchy under systemd's or
+# cgroupfs's driver, then a hybrid host's unified mount, then cgroup v1's CPU accounting.
+CGROUP_PATHS = (
+    "/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat",
+    "/sys/fs/cgroup/docker/{id}/cpu.stat",
+    "/sys/fs/cgroup/unified/system.slice/docker-{id}.scope/cpu.stat",
+    "/sys/fs/cgroup/unified/docker/{id}/cpu.stat",
+    "/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage",
+    "/sys/fs/cgroup/cpu,cpuacct/docker/{id}/cpuacct.usage",
+)
+# The Docker engine's processes: the daemons, and each container's shim, which waits for the
+# runc that every `docker exec` starts.
+ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2")
+
+
+def container_cgroup(name):
+    """The file that counts a container's CPU time, or None where this host's layout is not known."""
+    container_id = docker("inspect", "--format", "{{.Id}}", name).strip()
+    return next((path for path in (Path(p.format(id=container_id)) for p in CGROUP_PATHS) if path.exists()), None)
+
+
+def cgroup_seconds(path):
+    """CPU seconds a cgroup has used: cpu.stat's usage_usec, or cgroup v1's cpuacct.usage (ns)."""
+    text = path.read_text()
+    if path.name == "cpuacct.usage":
+        return int(text) / 1e9
+    return int(re.search(r"^usage_usec (\d+)$", text, re.MULTILINE).group(1)) / 1e6
+
+
+def engine_seconds(proc=Path("/proc")):
+    """CPU seconds the Docker engine's processes have used, with the children they waited for."""
+    total = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # a process that ended meanwhile
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if name in ENGINE_PROCESSES:
+            # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), 12 to 15 after the name.
+            total += sum(int(value) for value in rest[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(cgroups):
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "control_node": children.ru_utime + children.ru_stime,
+        "hosts": sum(cgroup_seconds(path) for path in cgroups) if all(cgroups) else None,
+        "engine": engine_seconds(),
+    }
+
+
+def cpu_split(before, after):
+    """CPU seconds a run took where it ran: on the control node (ansible-playbook, its workers and
+    the docker client each call starts), in the hosts' containers (the modules, and what they ran),
+    and in the Docker engine (each `docker exec`); None for a part this host cannot count."""
+    return {
+        part: None if before[part] is None or after[part] is None else round(after[part] - before[part], 1)
+        for part in ("control_node", "hosts", "engine")
+    }
 
 
 def module_calls(output):
@@ -316,17 +385,18 @@ def growth_app_entries(count):
     return [{"name": f"app{n}", "server": "gunicorn", "server_names": [f"app{n}.bench.test"]} for n in range(1, count + 1)]
 
 
-def growth_runs(inventory, code, extra=()):
-    """A cold converge, a run that changes nothing, and a code-only deploy of every app."""
+def growth_runs(inventory, code, containers, extra=()):
+    """A cold converge, a run that changes nothing, and a code-only deploy of every app, each
+    with the CPU time it took on the control node, in the containers and in the Docker engine."""
     figures = {}
     for name, book, more in (
         ("cold_converge", "site.yml", ()),
         ("no_change", "site.yml", ()),
         ("code_only_deploy", "playbooks/deploy.yml", (f"django_app_source_path={code}",)),
     ):
-        run = playbook(inventory, book, *extra, *more)
-        figures[name] = {key: run[key] for key in ("seconds", "changed", "tasks_ok", "module_calls")}
-        say(f"    {name}: {run['seconds']} s, {run['changed']} changed, {run['module_calls']} module calls")
+        run = playbook(inventory, book, *extra, *more, containers=containers)
+        figures[name] = {key: run[key] for key in ("seconds", "changed", "tasks_ok", "module_calls", "cpu")}
+        say(f"    {name}: {run['seconds']} s, {run['changed']} changed, {run['module_calls']} module calls, CPU s {run['cpu']}")
     return figures
 
 
@@ -342,7 +412,7 @@ def growth_by_apps(workdir):
         code = copy_example(folder / "code", f"growth {count}")
         start_container()
         try:
-            rows[str(count)] = growth_runs(inventory, code, (f"@{inventory / 'apps.json'}",))
+            rows[str(count)] = growth_runs(inventory, code, [CONTAINER], (f"@{inventory / 'apps.json'}",))
         finally:
             docker("rm", "-f", CONTAINER, check=False)
     return rows
@@ -398,7 +468,7 @@ def growth_by_hosts(workdir):
             for name in growth_containers(count):
                 start_container(name, ("--network", GROWTH_NETWORK))
             try:
-                rows[str(count)] = growth_runs(inventory, code)
+                rows[str(count)] = growth_runs(inventory, code, growth_containers(count))
             finally:
                 for name in growth_containers(count):
                     docker("rm", "-f", name, check=False)

@@ -140,11 +140,36 @@ def targets(results):
     return rows
 
 
-def marginal(rows, run):
-    """Seconds one more app or host adds to a run: the slope from the fewest to the most."""
+def marginal(rows, run, figure="seconds"):
+    """What one more app or host adds to a run's figure (seconds by default): the slope from the
+    fewest to the most; None where a row lacks the figure."""
     counts = sorted(rows, key=int)
     low, high = counts[0], counts[-1]
-    return (rows[high][run]["seconds"] - rows[low][run]["seconds"]) / (int(high) - int(low))
+    if rows[low][run].get(figure) is None or rows[high][run].get(figure) is None:
+        return None
+    return (rows[high][run][figure] - rows[low][run][figure]) / (int(high) - int(low))
+
+
+CPU_PARTS = ("control_node", "hosts", "engine")
+
+
+def marginal_cpu(rows):
+    """The cold converge's CPU seconds one more app or host adds, part by part; None without them."""
+    counts = sorted(rows, key=int)
+    low, high = (rows[count]["cold_converge"].get("cpu") for count in (counts[0], counts[-1]))
+    if not low or not high:
+        return None
+    return {
+        part: None if low[part] is None or high[part] is None else (high[part] - low[part]) / (int(counts[-1]) - int(counts[0]))
+        for part in CPU_PARTS
+    }
+
+
+def cpu_cell(cpu, sign=""):
+    """control node / containers / Docker, each in seconds; a part this host could not count is "?"."""
+    if not cpu:
+        return ""
+    return " / ".join("?" if cpu[part] is None else f"{sign}{cpu[part]:.1f}" for part in CPU_PARTS)
 
 
 def growth_lines(growth):
@@ -165,21 +190,36 @@ def growth_lines(growth):
         "`djangoops_batch_size`), so it grows with the hosts by design. *one app more*, *one host more*: the slope from the fewest to the "
         "most.",
     ]
+    lines += [
+        "",
+        "*module calls*: those logged on the hosts (`-vvv`). *cold converge's CPU*: the CPU time the cold converge took on the "
+        "control node (ansible-playbook, its workers and the `docker` client each call starts), in the containers (the "
+        "modules and what they ran: apt, pip, Django) and in the Docker engine (dockerd, containerd and the shims, which "
+        "start each `docker exec`); on servers of their own, SSH takes the engine's place.",
+    ]
     for dimension, label, unit in (("apps", "apps on one host", "app"), ("hosts", "app hosts", "host")):
         rows = growth[dimension]
         lines += [
             "",
-            f"| {label} | " + " | ".join(f"{name} s" for _, name in GROWTH_RUNS) + " | module calls (no change) |",
-            "| ---: | " + " | ".join("---:" for _ in GROWTH_RUNS) + " | ---: |",
+            f"| {label} | "
+            + " | ".join(f"{name} s" for _, name in GROWTH_RUNS)
+            + " | module calls (no change) | module calls (cold) | cold converge's CPU s: control node / containers / Docker |",
+            "| ---: | " + " | ".join("---:" for _ in GROWTH_RUNS) + " | ---: | ---: | ---: |",
         ]
         for count in sorted(rows, key=int):
             runs = rows[count]
             lines.append(
                 f"| {count} | "
                 + " | ".join(f"{runs[run]['seconds']}" for run, _ in GROWTH_RUNS)
-                + f" | {runs['no_change'].get('module_calls', '')} |"
+                + f" | {runs['no_change'].get('module_calls', '')} | {runs['cold_converge'].get('module_calls', '')}"
+                + f" | {cpu_cell(runs['cold_converge'].get('cpu'))} |"
             )
-        lines.append(f"| one {unit} more | " + " | ".join(f"+{marginal(rows, run):.1f}" for run, _ in GROWTH_RUNS) + " | |")
+        calls = marginal(rows, "cold_converge", "module_calls")
+        lines.append(
+            f"| one {unit} more | "
+            + " | ".join(f"+{marginal(rows, run):.1f}" for run, _ in GROWTH_RUNS)
+            + f" | | {'' if calls is None else f'+{calls:.0f}'} | {cpu_cell(marginal_cpu(rows), sign='+')} |"
+        )
         changed = [count for count in rows if rows[count]["no_change"]["changed"]]
         if changed:
             lines.append(f"\nThe second run changed something with {', '.join(changed)} {unit}(s): not a no-change figure.")

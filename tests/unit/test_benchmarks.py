@@ -134,9 +134,9 @@ def test_the_report_reads_the_targets_from_the_figures():
     assert rows["no_change_per_app_seconds"] == ("8.0 s per app", "met")
     assert rows["cold_per_app_seconds"] == ("40.0 s per app", "met")
     assert rows["no_change_per_host_seconds"] == ("2.0 s per host", "met")
-    assert "| 8 | 380 | 86 | 30 | 60 |" in text
-    assert "| one app more | +40.0 | +8.0 | +0.0 | |" in text
-    assert "| one host more | +20.0 | +2.0 | +0.0 | |" in text
+    assert "| 8 | 380 | 86 | 30 | 60 | 60 | 38.0 / 190.0 / 76.0 |" in text
+    assert "| one app more | +40.0 | +8.0 | +0.0 | | +0 | +4.0 / +20.0 / +8.0 |" in text
+    assert "| one host more | +20.0 | +2.0 | +0.0 | | +0 | +2.0 / +10.0 / +4.0 |" in text
     for chart in ("chart", "proxy-cost", "websocket", "static", "memory", "collection", "growth"):
         assert f"]({chart}.png)" in text, chart
     # The memory target: what is left of the 1 GB at idle.
@@ -148,8 +148,9 @@ def test_the_report_reads_the_targets_from_the_figures():
 
 def growth_runs(cold, again, deploy):
     run = {"changed": 0, "tasks_ok": 100, "module_calls": 60}
+    cpu = {"control_node": cold / 10, "hosts": cold / 2, "engine": cold / 5}
     return {
-        "cold_converge": {**run, "seconds": cold, "changed": 50},
+        "cold_converge": {**run, "seconds": cold, "changed": 50, "cpu": cpu},
         "no_change": {**run, "seconds": again},
         "code_only_deploy": {**run, "seconds": deploy, "changed": 10},
     }
@@ -203,3 +204,45 @@ def test_a_fixed_rate_row_wrk_sent_early_is_no_figure():
         {"connections": 16, "seconds": 8, "servers": {"uwsgi": {"plain": [{**row, "direct": {**run, "early": 3}}]}}}
     )
     assert any(line.startswith("| uwsgi | plain |") and "off schedule: not a figure" in line for line in lines), lines
+
+
+def test_cpu_time_is_read_from_either_cgroup_layout(tmp_path):
+    unified = tmp_path / "cpu.stat"
+    unified.write_text("usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+    legacy = tmp_path / "cpuacct.usage"
+    legacy.write_text("1500000000\n")
+    assert bench.cgroup_seconds(unified) == 2.5
+    assert bench.cgroup_seconds(legacy) == 1.5
+
+
+def test_the_engine_counts_its_daemons_and_shims_with_what_they_waited_for(tmp_path):
+    ticks = bench.os.sysconf("SC_CLK_TCK")
+
+    def process(pid, name, utime, stime, cutime, cstime):
+        folder = tmp_path / str(pid)
+        folder.mkdir()
+        # proc(5): pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+        folder.joinpath("stat").write_text(f"{pid} ({name}) S 1 1 1 0 -1 0 0 0 0 0 {utime} {stime} {cutime} {cstime} 20 0 1 0\n")
+
+    process(10, "dockerd", ticks, ticks, 0, 0)
+    process(11, "containerd-shim-runc-v2", 0, 0, 2 * ticks, ticks)
+    process(12, "python3", 50 * ticks, 0, 0, 0)  # the modules' own: counted in the container's cgroup
+    process(13, "my (odd) name", 50 * ticks, 0, 0, 0)
+    (tmp_path / "self").mkdir()
+    assert bench.engine_seconds(tmp_path) == 5.0
+
+
+def test_a_cpu_part_this_host_cannot_count_is_shown_as_unknown():
+    before = {"control_node": 1.0, "hosts": None, "engine": 10.0}
+    after = {"control_node": 4.25, "hosts": None, "engine": 12.0}
+    split = bench.cpu_split(before, after)
+    assert split == {"control_node": 3.2, "hosts": None, "engine": 2.0}
+    assert report.cpu_cell(split) == "3.2 / ? / 2.0"
+    assert report.cpu_cell(None) == ""
+    # A table from before the CPU was counted still renders, without those cells.
+    rows = {count: {run: {"seconds": seconds, "changed": 0} for run, _ in report.GROWTH_RUNS} for count, seconds in (("1", 10), ("3", 30))}
+    assert report.marginal_cpu(rows) is None
+    assert report.marginal(rows, "cold_converge", "module_calls") is None
+    assert "| one host more | +10.0 | +10.0 | +10.0 | |  |  |" in "\n".join(
+        report.growth_lines({"date": "now", "apps": rows, "hosts": rows})
+    )
