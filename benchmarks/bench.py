@@ -33,7 +33,9 @@ README.md with the tables, chart.png), with the machine, the versions and the co
 5. Memory: the single-host stack on a container held to 1 GB and one CPU (benchmarks/memory.py).
 6. Growth: the cold converge, the run that changes nothing and the code-only deploy again for 1,
    4 and 8 apps on one host, and for 1, 3 and 5 app hosts behind a host that is the load balancer
-   and the database, on a Docker network of their own: what one more app or host costs.
+   and the database, on a Docker network of their own: what one more app or host costs. These
+   containers are reached over SSH (a port published on the loopback), as servers are, and each
+   run's CPU time is split between the control node, the containers and the Docker engine.
 
 Every load run is bounded (--seconds); all traffic stays inside the containers. The containers
 are removed at the end (--keep leaves the first one).
@@ -229,9 +231,9 @@ CGROUP_PATHS = (
     "/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage",
     "/sys/fs/cgroup/cpu,cpuacct/docker/{id}/cpuacct.usage",
 )
-# The Docker engine's processes: the daemons, and each container's shim, which waits for the
-# runc that every `docker exec` starts.
-ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2")
+# The Docker engine's processes: the daemons, each container's shim, which waits for the runc
+# that every `docker exec` starts, and the proxy of a port published on the loopback.
+ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy")
 
 
 def container_cgroup(name):
@@ -284,9 +286,10 @@ def cpu_split(before, after):
 
 def module_calls(output):
     """Module calls in a -vvv run's output: on the managed hosts, and on the control node (tasks
-    delegated to localhost)."""
-    runs = re.findall(r"^<([^>]+)> EXEC .*python[0-9.]*'? && sleep 0", output, re.MULTILINE)
-    local = sum(1 for host in runs if host in ("localhost", "127.0.0.1"))
+    delegated to localhost). A call over SSH is a host's even where the host is reached at
+    127.0.0.1 (a published port)."""
+    runs = re.findall(r"^<([^>]+)> (SSH: )?EXEC .*python[0-9.]*'? && sleep 0", output, re.MULTILINE)
+    local = sum(1 for host, ssh in runs if not ssh and host in ("localhost", "127.0.0.1"))
     return {"module_calls": len(runs) - local, "local_module_calls": local}
 
 
@@ -400,9 +403,70 @@ def growth_runs(inventory, code, containers, extra=()):
     return figures
 
 
+# The growth runs reach their containers over SSH, as a user reaches servers: `docker exec`
+# costs the Docker engine more CPU than the module it starts (the cold converge's CPU split),
+# on the same two CPUs the runs are timed on.
+SSH_PUBLISH = ("--publish", "127.0.0.1::22")
+SSH_OPTIONS = ("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR")
+
+
+def ssh_key(workdir):
+    """A key pair for this bench's containers only (they live for one run)."""
+    key = workdir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "djangoops-bench", "-f", str(key)], check=True)
+    return key
+
+
+def ssh_access(name, key):
+    """Debian's OpenSSH server in a started container, root's login by the key only (Debian's
+    default), on the port Docker published on the loopback: that port."""
+    docker(
+        "exec", name, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null"
+    )
+    docker("exec", name, "install", "-d", "-m", "0700", "/root/.ssh")
+    docker("cp", f"{key}.pub", f"{name}:/root/.ssh/authorized_keys")
+    docker("exec", name, "sh", "-c", "chown root:root /root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys")
+    docker("exec", name, "systemctl", "enable", "--now", "ssh")
+    port = int(docker("port", name, "22/tcp").split()[0].rsplit(":", 1)[1])
+    for _ in range(30):
+        probe = ["ssh", *SSH_OPTIONS, "-o", "BatchMode=yes", "-i", str(key), "-p", str(port), "root@127.0.0.1", "true"]
+        if subprocess.run(probe, capture_output=True, check=False, timeout=30).returncode == 0:
+            return port
+        time.sleep(1)
+    raise RuntimeError(f"no SSH login to {name} on 127.0.0.1:{port}")
+
+
+def ssh_host_vars(inventory, name, port, key):
+    """The host's connection: SSH to its published port, with a control socket folder of the
+    inventory's own (a port a removed container had may be published again for the next one)."""
+    folder = inventory / "host_vars"
+    folder.mkdir(exist_ok=True)
+    settings = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": port,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(key),
+        "ansible_ssh_common_args": " ".join(SSH_OPTIONS),
+        "ansible_host_key_checking": False,
+        "ansible_control_path_dir": str(inventory / "cp"),
+    }
+    # JSON is YAML: the inventory reads the file as host variables.
+    (folder / f"{name}.yml").write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def growth_containers_up(inventory, names, key, network=None):
+    """Start the named containers, each reached over SSH from the inventory."""
+    for name in names:
+        start_container(name, (*(("--network", network) if network else ()), *SSH_PUBLISH))
+        ssh_host_vars(inventory, name, ssh_access(name, key), key)
+
+
 def growth_by_apps(workdir):
     """The three runs for each count of apps on one host (GROWTH['apps'])."""
     rows = {}
+    key = ssh_key(workdir)
     for count in GROWTH["apps"]:
         say(f"  {count} app(s) on one host")
         folder = workdir / f"growth-apps-{count}"
@@ -410,8 +474,8 @@ def growth_by_apps(workdir):
         inventory = write_inventory(folder / "inventory")
         (inventory / "apps.json").write_text(json.dumps({"djangoops_apps": growth_app_entries(count)}))
         code = copy_example(folder / "code", f"growth {count}")
-        start_container()
         try:
+            growth_containers_up(inventory, [CONTAINER], key)
             rows[str(count)] = growth_runs(inventory, code, [CONTAINER], (f"@{inventory / 'apps.json'}",))
         finally:
             docker("rm", "-f", CONTAINER, check=False)
@@ -456,6 +520,7 @@ def growth_containers(count):
 def growth_by_hosts(workdir):
     """The three runs for each count of app hosts behind one load balancer (GROWTH['hosts'])."""
     rows = {}
+    key = ssh_key(workdir)
     docker("network", "rm", GROWTH_NETWORK, check=False)
     docker("network", "create", GROWTH_NETWORK)
     try:
@@ -465,9 +530,8 @@ def growth_by_hosts(workdir):
             folder.mkdir()
             inventory = growth_inventory(folder / "inventory", count)
             code = copy_example(folder / "code", f"growth {count} hosts")
-            for name in growth_containers(count):
-                start_container(name, ("--network", GROWTH_NETWORK))
             try:
+                growth_containers_up(inventory, growth_containers(count), key, GROWTH_NETWORK)
                 rows[str(count)] = growth_runs(inventory, code, growth_containers(count))
             finally:
                 for name in growth_containers(count):

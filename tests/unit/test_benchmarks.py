@@ -188,9 +188,12 @@ def test_module_calls_are_counted_from_the_executions_a_verbose_run_logs():
             "<web1> EXEC ['/usr/bin/docker', b'exec', b'-i', 'web1', '/bin/sh', '-c', \"/bin/sh -c 'echo FOUND; command -v python3'\"]",
             "<localhost> EXEC /bin/sh -c '/srv/venv/bin/python3.11 && sleep 0'",
             "<web2> EXEC /bin/sh -c '/usr/bin/python3 && sleep 0'",
+            # A host reached over SSH at a port published on the loopback is still a host.
+            "<127.0.0.1> SSH: EXEC ssh -C -o ControlMaster=auto -o Port=32770 127.0.0.1 '/bin/sh -c '\"'\"'/usr/bin/python3 && sleep 0'\"'\"''",
+            "<127.0.0.1> SSH: EXEC sftp -b - -C -o Port=32770 '[127.0.0.1]'",
         ]
     )
-    assert bench.module_calls(output) == {"module_calls": 2, "local_module_calls": 1}
+    assert bench.module_calls(output) == {"module_calls": 3, "local_module_calls": 1}
 
 
 def test_a_fixed_rate_row_wrk_sent_early_is_no_figure():
