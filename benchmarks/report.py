@@ -153,10 +153,10 @@ def marginal(rows, run, figure="seconds"):
 CPU_PARTS = ("control_node", "hosts", "engine")
 
 
-def marginal_cpu(rows):
-    """The cold converge's CPU seconds one more app or host adds, part by part; None without them."""
+def marginal_cpu(rows, run):
+    """The CPU seconds one more app or host adds to a run, part by part; None without them."""
     counts = sorted(rows, key=int)
-    low, high = (rows[count]["cold_converge"].get("cpu") for count in (counts[0], counts[-1]))
+    low, high = (rows[count][run].get("cpu") for count in (counts[0], counts[-1]))
     if not low or not high:
         return None
     return {
@@ -187,15 +187,17 @@ def growth_lines(growth):
         "another server's packages cost (the eight different servers of the server figures took "
         "the time quoted at the end of this page). *Hosts*: a container that is the load balancer and the database, and "
         "1, 3 or 5 app hosts on a Docker network, one app each; the deploy rolls one host at a time (the default "
-        "`djangoops_batch_size`), so it grows with the hosts by design. *one app more*, *one host more*: the slope from the fewest to the "
-        "most.",
+        "`djangoops_batch_size`), so it grows with the hosts by design. The containers are reached over SSH, on a port each "
+        "publishes on the loopback, as servers are reached (`docker exec` costs the Docker engine more CPU than the module "
+        "it starts, on the same two CPUs). *one app more*, *one host more*: the slope from the fewest to the most.",
     ]
     lines += [
         "",
-        "*module calls*: those logged on the hosts (`-vvv`). *cold converge's CPU*: the CPU time the cold converge took on the "
-        "control node (ansible-playbook, its workers and the `docker` client each call starts), in the containers (the "
-        "modules and what they ran: apt, pip, Django) and in the Docker engine (dockerd, containerd and the shims, which "
-        "start each `docker exec`); on servers of their own, SSH takes the engine's place.",
+        "*module calls*: those logged on the hosts (`-vvv`). *CPU*: the CPU time the run took on the "
+        "control node (ansible-playbook, its workers and the `ssh` client each call starts; not the SSH connection's "
+        "master process, which runs detached), in the containers (sshd, the modules and what they ran: apt, pip, Django) "
+        "and in the Docker engine (dockerd, containerd, the shims, and the proxy of the published ports). The two CPUs "
+        "have at most twice the run's seconds to give.",
     ]
     for dimension, label, unit in (("apps", "apps on one host", "app"), ("hosts", "app hosts", "host")):
         rows = growth[dimension]
@@ -203,8 +205,9 @@ def growth_lines(growth):
             "",
             f"| {label} | "
             + " | ".join(f"{name} s" for _, name in GROWTH_RUNS)
-            + " | module calls (no change) | module calls (cold) | cold converge's CPU s: control node / containers / Docker |",
-            "| ---: | " + " | ".join("---:" for _ in GROWTH_RUNS) + " | ---: | ---: | ---: |",
+            + " | module calls (no change) | module calls (cold) | cold converge's CPU s: control node / containers / Docker"
+            + " | no-change run's CPU s |",
+            "| ---: | " + " | ".join("---:" for _ in GROWTH_RUNS) + " | ---: | ---: | ---: | ---: |",
         ]
         for count in sorted(rows, key=int):
             runs = rows[count]
@@ -212,13 +215,14 @@ def growth_lines(growth):
                 f"| {count} | "
                 + " | ".join(f"{runs[run]['seconds']}" for run, _ in GROWTH_RUNS)
                 + f" | {runs['no_change'].get('module_calls', '')} | {runs['cold_converge'].get('module_calls', '')}"
-                + f" | {cpu_cell(runs['cold_converge'].get('cpu'))} |"
+                + f" | {cpu_cell(runs['cold_converge'].get('cpu'))} | {cpu_cell(runs['no_change'].get('cpu'))} |"
             )
         calls = marginal(rows, "cold_converge", "module_calls")
         lines.append(
             f"| one {unit} more | "
             + " | ".join(f"+{marginal(rows, run):.1f}" for run, _ in GROWTH_RUNS)
-            + f" | | {'' if calls is None else f'+{calls:.0f}'} | {cpu_cell(marginal_cpu(rows), sign='+')} |"
+            + f" | | {'' if calls is None else f'+{calls:.0f}'} | {cpu_cell(marginal_cpu(rows, 'cold_converge'), sign='+')}"
+            + f" | {cpu_cell(marginal_cpu(rows, 'no_change'), sign='+')} |"
         )
         changed = [count for count in rows if rows[count]["no_change"]["changed"]]
         if changed:

@@ -134,9 +134,9 @@ def test_the_report_reads_the_targets_from_the_figures():
     assert rows["no_change_per_app_seconds"] == ("8.0 s per app", "met")
     assert rows["cold_per_app_seconds"] == ("40.0 s per app", "met")
     assert rows["no_change_per_host_seconds"] == ("2.0 s per host", "met")
-    assert "| 8 | 380 | 86 | 30 | 60 | 60 | 38.0 / 190.0 / 76.0 |" in text
-    assert "| one app more | +40.0 | +8.0 | +0.0 | | +0 | +4.0 / +20.0 / +8.0 |" in text
-    assert "| one host more | +20.0 | +2.0 | +0.0 | | +0 | +2.0 / +10.0 / +4.0 |" in text
+    assert "| 8 | 380 | 86 | 30 | 60 | 60 | 38.0 / 190.0 / 76.0 | 3.8 / 19.0 / 7.6 |" in text
+    assert "| one app more | +40.0 | +8.0 | +0.0 | | +0 | +4.0 / +20.0 / +8.0 | +0.4 / +2.0 / +0.8 |" in text
+    assert "| one host more | +20.0 | +2.0 | +0.0 | | +0 | +2.0 / +10.0 / +4.0 | +0.2 / +1.0 / +0.4 |" in text
     for chart in ("chart", "proxy-cost", "websocket", "static", "memory", "collection", "growth"):
         assert f"]({chart}.png)" in text, chart
     # The memory target: what is left of the 1 GB at idle.
@@ -151,7 +151,7 @@ def growth_runs(cold, again, deploy):
     cpu = {"control_node": cold / 10, "hosts": cold / 2, "engine": cold / 5}
     return {
         "cold_converge": {**run, "seconds": cold, "changed": 50, "cpu": cpu},
-        "no_change": {**run, "seconds": again},
+        "no_change": {**run, "seconds": again, "cpu": {part: value / 10 for part, value in cpu.items()}},
         "code_only_deploy": {**run, "seconds": deploy, "changed": 10},
     }
 
@@ -244,8 +244,8 @@ def test_a_cpu_part_this_host_cannot_count_is_shown_as_unknown():
     assert report.cpu_cell(None) == ""
     # A table from before the CPU was counted still renders, without those cells.
     rows = {count: {run: {"seconds": seconds, "changed": 0} for run, _ in report.GROWTH_RUNS} for count, seconds in (("1", 10), ("3", 30))}
-    assert report.marginal_cpu(rows) is None
+    assert report.marginal_cpu(rows, "cold_converge") is None
     assert report.marginal(rows, "cold_converge", "module_calls") is None
-    assert "| one host more | +10.0 | +10.0 | +10.0 | |  |  |" in "\n".join(
+    assert "| one host more | +10.0 | +10.0 | +10.0 | |  |  |  |" in "\n".join(
         report.growth_lines({"date": "now", "apps": rows, "hosts": rows})
     )
