@@ -276,8 +276,9 @@ def cpu_now(cgroups):
 
 def cpu_split(before, after):
     """CPU seconds a run took where it ran: on the control node (ansible-playbook, its workers and
-    the docker client each call starts), in the hosts' containers (the modules, and what they ran),
-    and in the Docker engine (each `docker exec`); None for a part this host cannot count."""
+    the ssh or docker client each call starts), in the hosts' containers (the modules, and what
+    they ran), and in the Docker engine (each `docker exec`, and the published ports' proxy); None
+    for a part this host cannot count."""
     return {
         part: None if before[part] is None or after[part] is None else round(after[part] - before[part], 1)
         for part in ("control_node", "hosts", "engine")
