@@ -232,8 +232,10 @@ CGROUP_PATHS = (
     "/sys/fs/cgroup/cpu,cpuacct/docker/{id}/cpuacct.usage",
 )
 # The Docker engine's processes: the daemons, each container's shim, which waits for the runc
-# that every `docker exec` starts, and the proxy of a port published on the loopback.
-ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy")
+# that every `docker exec` starts, and the proxy of a port published on the loopback. By their
+# names in /proc/<pid>/stat, which the kernel cuts to 15 characters (containerd-shim-runc-v2 reads
+# containerd-shim).
+ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim", "docker-proxy")
 
 
 def container_cgroup(name):
